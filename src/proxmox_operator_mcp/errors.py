@@ -27,6 +27,11 @@ __all__ = [
     "ProxmoxTimeoutError",
     "SchemaValidationError",
     "TaskFailedError",
+    "SshError",
+    "HostKeyUnknownError",
+    "HostKeyChangedError",
+    "CommandTimeoutError",
+    "SecretError",
     "TransportError",
     "UnknownEndpointError",
     "InvalidArgumentError",
@@ -207,6 +212,36 @@ class ProxmoxNodeUnreachable(ProxmoxAPIError):
     """59x: pveproxy could not reach the node the request was proxied to."""
 
     code = "node_unreachable"
+
+
+class SshError(TransportError):
+    """The SSH plane failed (connect, auth, channel, remote command)."""
+
+    code = "ssh_error"
+
+
+class HostKeyUnknownError(SshError):
+    """The node offered a host key that is not pinned. Nothing was sent."""
+
+    code = "host_key_unknown"
+
+
+class HostKeyChangedError(SshError):
+    """The node offered a host key other than the pinned one: possible interception."""
+
+    code = "host_key_changed"
+
+
+class CommandTimeoutError(SshError):
+    """A remote command exceeded its timeout and was killed."""
+
+    code = "command_timeout"
+
+
+class SecretError(ProxmoxMCPError):
+    """A secret could not be resolved from its backend (never carries the value)."""
+
+    code = "secret_unavailable"
 
 
 class TaskFailedError(ProxmoxMCPError):
