@@ -1,0 +1,214 @@
+"""What a tool is: data (name, title, annotations, toolset, input and output models) plus a thin
+async handler that turns validated input into Operations and shapes the result.
+
+Handlers never reach Proxmox themselves: they call :meth:`ToolContext.api`, which builds an
+:class:`~proxmox_operator_mcp.operation.Operation` and submits it to the policy gate.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Annotated, Any, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..errors import InvalidArgumentError
+from ..operation import api_op
+
+if TYPE_CHECKING:
+    from ..config import ClusterConfig, Settings
+    from ..policy.gate import Gate
+
+__all__ = [
+    "Input",
+    "NodeName",
+    "Output",
+    "ToolContext",
+    "ToolSpec",
+    "VmId",
+    "clean_text",
+    "tool",
+]
+
+# Values that become part of a URL path are constrained here, before anything else sees them.
+NodeName = Annotated[
+    str,
+    Field(
+        pattern=r"^[a-zA-Z0-9]([a-zA-Z0-9\-]*[a-zA-Z0-9])?$",
+        max_length=63,
+        description="Node name, e.g. pve1.",
+    ),
+]
+VmId = Annotated[int, Field(ge=100, le=999_999_999, description="Guest ID (100-999999999).")]
+
+
+class Input(BaseModel):
+    """Base of every tool input: unknown arguments are refused, never ignored."""
+
+    model_config = ConfigDict(extra="forbid", str_max_length=4096)
+
+
+class Output(BaseModel):
+    """Base of every tool output (structured content)."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+InT = TypeVar("InT", bound=Input)
+OutT = TypeVar("OutT", bound=Output)
+
+_CONTROL_RE = re.compile(r"[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]")
+
+
+def clean_text(value: Any, max_len: int = 2000) -> Any:
+    """Strip control and bidi characters from text that comes from guests or users of the cluster
+    (descriptions, notes, names) so it cannot reorder or hide what a human reads."""
+    if not isinstance(value, str):
+        return value
+    out = _CONTROL_RE.sub("", value)
+    out = "".join(ch for ch in out if unicodedata.category(ch) != "Cf")
+    if len(out) > max_len:
+        out = out[:max_len] + f"…[truncated {len(out) - max_len} chars]"
+    return out
+
+
+@dataclass(frozen=True)
+class ToolSpec(Generic[InT, OutT]):
+    """A tool declared as data. Registration and filtering happen in one place (server.app)."""
+
+    name: str
+    title: str
+    description: str
+    toolset: str
+    input_model: type[InT]
+    output_model: type[OutT]
+    handler: Callable[[ToolContext, InT], Awaitable[OutT]]
+    read_only: bool
+    destructive: bool = False
+    idempotent: bool = False
+    open_world: bool = False
+    planes: tuple[str, ...] = ("api",)
+    render: Callable[[OutT], str] | None = None
+    # Adjusts the tool for an access mode (e.g. proxmox_api_call becomes GET-only and read-only
+    # in read-only mode). Returns None to hide the tool.
+    adapt: Callable[[ToolSpec[Any, Any], str], ToolSpec[Any, Any] | None] | None = None
+    input_schema_override: dict[str, Any] | None = field(default=None, compare=False)
+
+    def with_changes(self, **changes: Any) -> ToolSpec[Any, Any]:
+        return replace(self, **changes)
+
+
+def tool(
+    *,
+    name: str,
+    title: str,
+    toolset: str,
+    input_model: type[InT],
+    output_model: type[OutT],
+    read_only: bool,
+    destructive: bool = False,
+    idempotent: bool = False,
+    open_world: bool = False,
+    planes: tuple[str, ...] = ("api",),
+    render: Callable[[OutT], str] | None = None,
+    adapt: Callable[[ToolSpec[Any, Any], str], ToolSpec[Any, Any] | None] | None = None,
+) -> Callable[[Callable[[ToolContext, InT], Awaitable[OutT]]], ToolSpec[InT, OutT]]:
+    """Declare a tool; the handler's docstring is the description the model reads."""
+
+    def wrap(fn: Callable[[ToolContext, InT], Awaitable[OutT]]) -> ToolSpec[InT, OutT]:
+        doc = " ".join((fn.__doc__ or "").split())
+        return ToolSpec(
+            name=name,
+            title=title,
+            description=doc,
+            toolset=toolset,
+            input_model=input_model,
+            output_model=output_model,
+            handler=fn,
+            read_only=read_only,
+            destructive=destructive,
+            idempotent=idempotent,
+            open_world=open_world,
+            planes=planes,
+            render=render,
+            adapt=adapt,
+        )
+
+    return wrap
+
+
+ProgressFn = Callable[[float, float | None, str | None], Awaitable[None]]
+
+
+class ToolContext:
+    """What a handler may use: the cluster it acts on, and the gate to act through."""
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        gate: Gate,
+        tool_name: str,
+        cluster: str | None = None,
+        progress: ProgressFn | None = None,
+        principal: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.gate = gate
+        self.tool_name = tool_name
+        self._cluster_name = cluster
+        self._progress = progress
+        self.principal = dict(principal or {})
+
+    @property
+    def cluster(self) -> ClusterConfig:
+        return self.settings.cluster(self._cluster_name)
+
+    @property
+    def access(self) -> str:
+        return self.settings.access_for(self.cluster)
+
+    def default_node(self, node: str | None) -> str:
+        """The node to act on: the argument, else the configured default node.
+
+        Raises:
+            InvalidArgumentError: when neither is set.
+        """
+        if node:
+            return node
+        if self.cluster.default_node:
+            return self.cluster.default_node
+        raise InvalidArgumentError(
+            "no node given and no default node configured",
+            hint="Pass `node` (see proxmox_node_list) or set PROXMOX_DEFAULT_NODE.",
+        )
+
+    async def api(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        node: str | None = None,
+        destructive: bool = False,
+        targets: tuple[str, ...] = (),
+    ) -> Any:
+        """Submit one REST operation through the gate and return PVE's ``data``."""
+        op = api_op(
+            self.cluster.name,
+            method,
+            path,
+            params,
+            node=node,
+            destructive=destructive,
+            targets=targets,
+            tool=self.tool_name,
+        )
+        return await self.gate.submit(op, principal=self.principal)
+
+    async def progress(self, done: float, total: float | None = None, message: str | None = None) -> None:
+        if self._progress is not None:
+            await self._progress(done, total, message)
