@@ -30,6 +30,7 @@ __all__ = [
     "ApiEndpoint",
     "ClusterConfig",
     "ENV_REFERENCE",
+    "auth_problems",
     "Settings",
     "load_settings",
 ]
@@ -86,8 +87,12 @@ class ApiEndpoint(BaseModel):
     def parse(cls, text: str) -> ApiEndpoint:
         """Accept ``host``, ``host:port``, ``[v6]:port`` or ``https://host:port[/api2/json]``."""
         t = text.strip()
-        t = re.sub(r"^https?://", "", t)
-        t = t.split("/", 1)[0]
+        if t.startswith("http://"):
+            raise ValueError(f"{text!r}: the PVE API is HTTPS only; use https:// or just the host name")
+        t = re.sub(r"^https://", "", t)
+        t, _, path = t.partition("/")
+        if path.rstrip("/") not in ("", "api2/json"):
+            raise ValueError(f"{text!r}: give a host (and port), not a path")
         if t.startswith("["):
             host, _, rest = t.partition("]")
             host += "]"
@@ -99,6 +104,36 @@ class ApiEndpoint(BaseModel):
         if not port.isdigit():
             raise ValueError(f"port {port!r} in {text!r} is not a number")
         return cls(host=host, port=int(port))
+
+
+def auth_problems(raw: Mapping[str, Any]) -> list[str]:
+    """Credential problems of one cluster's raw settings (checked even when other fields are invalid)."""
+
+    def has(key: str) -> bool:
+        v = raw.get(key)
+        if isinstance(v, SecretStr):
+            v = v.get_secret_value()
+        return bool(v)
+
+    token_parts = {"token user": "token_user", "token id": "token_id", "token secret": "token_secret"}
+    have_token = [k for k, f in token_parts.items() if has(f)]
+    have_ticket = has("username") or has("password")
+    if have_token and len(have_token) < len(token_parts):
+        missing = ", ".join(k for k in token_parts if k not in have_token)
+        return [
+            f"API token is incomplete: missing {missing} (set PROXMOX_API_TOKEN_USER, "
+            "PROXMOX_API_TOKEN_ID and PROXMOX_API_TOKEN_SECRET together)"
+        ]
+    if have_ticket and not (has("username") and has("password")):
+        return ["ticket auth needs both PROXMOX_USERNAME (user@realm) and PROXMOX_PASSWORD"]
+    if has("username") and "@" not in str(raw.get("username")):
+        return [f"username {raw.get('username')!r} needs a realm, e.g. {raw.get('username')}@pam"]
+    if not have_token and not have_ticket:
+        return [
+            "no credentials: set an API token (PROXMOX_API_TOKEN_USER, PROXMOX_API_TOKEN_ID, "
+            "PROXMOX_API_TOKEN_SECRET) or PROXMOX_USERNAME and PROXMOX_PASSWORD"
+        ]
+    return []
 
 
 class ClusterConfig(BaseModel):
@@ -152,28 +187,9 @@ class ClusterConfig(BaseModel):
 
     @model_validator(mode="after")
     def _auth_ok(self) -> ClusterConfig:
-        token_parts = {
-            "token user": self.token_user,
-            "token id": self.token_id,
-            "token secret": self.token_secret,
-        }
-        have_token = [k for k, v in token_parts.items() if v]
-        have_ticket = bool(self.username) or bool(self.password)
-        if have_token and len(have_token) < len(token_parts):
-            missing = ", ".join(k for k in token_parts if k not in have_token)
-            raise ValueError(
-                f"API token is incomplete: missing {missing} (set PROXMOX_API_TOKEN_USER, "
-                "PROXMOX_API_TOKEN_ID and PROXMOX_API_TOKEN_SECRET together)"
-            )
-        if have_ticket and not (self.username and self.password):
-            raise ValueError("ticket auth needs both PROXMOX_USERNAME (user@realm) and PROXMOX_PASSWORD")
-        if self.username and "@" not in self.username:
-            raise ValueError(f"username {self.username!r} needs a realm, e.g. {self.username}@pam")
-        if not have_token and not have_ticket:
-            raise ValueError(
-                "no credentials: set an API token (PROXMOX_API_TOKEN_USER, PROXMOX_API_TOKEN_ID, "
-                "PROXMOX_API_TOKEN_SECRET) or PROXMOX_USERNAME and PROXMOX_PASSWORD"
-            )
+        problems = auth_problems(self.model_dump())
+        if problems:
+            raise ValueError(problems[0])
         if self.tls_ca_file is not None and not self.tls_ca_file.is_file():
             raise ValueError(f"TLS CA file {str(self.tls_ca_file)!r} does not exist")
         return self
@@ -338,12 +354,17 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         try:
             clusters.append(ClusterConfig.model_validate(raw))
         except ValidationError as exc:
-            problems.extend(_fmt_validation(f"cluster {label}: ", exc))
+            found = _fmt_validation(f"cluster {label}: ", exc)
+            if isinstance(raw, dict):
+                found += [f"cluster {label}: {p}" for p in auth_problems(raw) if not any(p in f for f in found)]
+            problems.extend(found)
     if env_cluster is not None and not file_clusters:
         try:
             clusters.append(ClusterConfig.model_validate(env_cluster))
         except ValidationError as exc:
-            problems.extend(_fmt_validation("", exc, _ENV_FIELD))
+            found = _fmt_validation("", exc, _ENV_FIELD)
+            found += [p for p in auth_problems(env_cluster) if not any(p in f for f in found)]
+            problems.extend(found)
 
     top: dict[str, Any] = {"source": source}
     for key in ("access", "log_level"):
