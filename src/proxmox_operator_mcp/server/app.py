@@ -146,8 +146,8 @@ class ProxmoxMCP(MCPServer):
                     name=spec.name,
                     title=spec.title,
                     description=spec.description,
-                    input_schema=spec.input_schema_override or spec.input_model.model_json_schema(),
-                    output_schema=spec.output_model.model_json_schema(),
+                    input_schema=spec.input_schema(),
+                    output_schema=spec.output_schema(),
                     annotations=ToolAnnotations(
                         title=spec.title,
                         read_only_hint=spec.read_only,
@@ -166,7 +166,7 @@ class ProxmoxMCP(MCPServer):
         spec = self.visible.get(name)
         if spec is None:
             return None
-        return spec.input_schema_override or spec.input_model.model_json_schema()
+        return spec.input_schema()
 
     # --- the call boundary --------------------------------------------------------------------
 

@@ -30,6 +30,7 @@ __all__ = [
     "ToolSpec",
     "VmId",
     "clean_text",
+    "compact_schema",
     "tool",
 ]
 
@@ -75,6 +76,24 @@ def clean_text(value: Any, max_len: int = 2000) -> Any:
     return out
 
 
+def compact_schema(schema: Any) -> Any:
+    """Drop the auto-generated ``title`` of every schema node (pydantic adds one per field and model):
+    they repeat the property names and cost context on every tools/list."""
+    if isinstance(schema, dict):
+        out = {}
+        for k, v in schema.items():
+            if k == "title" and isinstance(v, str):
+                continue
+            if k in ("properties", "$defs", "definitions") and isinstance(v, dict):
+                out[k] = {name: compact_schema(sub) for name, sub in v.items()}
+            else:
+                out[k] = compact_schema(v)
+        return out
+    if isinstance(schema, list):
+        return [compact_schema(x) for x in schema]
+    return schema
+
+
 @dataclass(frozen=True)
 class ToolSpec(Generic[InT, OutT]):
     """A tool declared as data. Registration and filtering happen in one place (server.app)."""
@@ -99,6 +118,12 @@ class ToolSpec(Generic[InT, OutT]):
 
     def with_changes(self, **changes: Any) -> ToolSpec[Any, Any]:
         return replace(self, **changes)
+
+    def input_schema(self) -> dict[str, Any]:
+        return compact_schema(self.input_schema_override or self.input_model.model_json_schema())
+
+    def output_schema(self) -> dict[str, Any]:
+        return compact_schema(self.output_model.model_json_schema())
 
 
 def tool(
