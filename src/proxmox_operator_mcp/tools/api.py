@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from ..errors import ProxmoxMCPError
 from .base import Input, Output, ToolContext, ToolSpec, tool
 from .common import TaskOut, WaitField, task_out, wait_seconds, wait_task
 
@@ -133,11 +134,24 @@ async def api_describe(ctx: ToolContext, args: ApiDescribeIn) -> ApiDescribeOut:
     from ..schema import get_schema
 
     schema = get_schema()
-    found = schema.search(args.query, limit=200)
-    if args.method:
-        found = [e for e in found if e.method == args.method]
+    query = args.query.strip()
+    exact = []
+    if query.startswith("/"):
+        for m in schema.methods_for(query):
+            if args.method in (None, m):
+                try:
+                    exact.append(schema.resolve(m, query)[0])
+                except ProxmoxMCPError:
+                    # A template path such as /nodes/{node}/qemu resolves by methods_for only.
+                    exact += [e for e in schema.endpoints if e.path == query and e.method == m]
+    if exact:
+        found = exact
+    else:
+        found = schema.search(query, limit=200)
+        if args.method:
+            found = [e for e in found if e.method == args.method]
     found = found[: args.limit]
-    detailed = len(found) <= 3
+    detailed = bool(exact) or len(found) <= 3
     out = []
     for e in found:
         info = EndpointInfo(
