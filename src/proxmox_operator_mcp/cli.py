@@ -33,6 +33,9 @@ def _setup_logging(level: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # httpx2 logs each response's status line at INFO; our REST client logs what matters itself.
+    for noisy in ("httpx2", "httpcore2", "uvicorn.access"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
 
 
 def _load(env: dict[str, str] | None = None) -> Any:

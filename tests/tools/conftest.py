@@ -21,6 +21,7 @@ class Harness:
     client: Client
     cluster: SimCluster
     requests: list[tuple[str, str]]
+    statuses: list[tuple[str, str, int]]
 
     async def call(self, name: str, args: dict[str, Any] | None = None) -> dict[str, Any]:
         res = await self.client.call_tool(name, args or {})
@@ -52,11 +53,20 @@ async def harness(
     cluster = SimCluster(options or SimOptions(nodes=2, vms_per_node=4, cts_per_node=2, task_seconds=0.05))
     app = create_app(cluster)
     seen: list[tuple[str, str]] = []
+    statuses: list[tuple[str, str, int]] = []
 
     async def recording_app(scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "http":
-            seen.append((scope["method"], scope["path"]))
-        await app(scope, receive, send)
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+        seen.append((scope["method"], scope["path"]))
+
+        async def recording_send(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                statuses.append((scope["method"], scope["path"], message["status"]))
+            await send(message)
+
+        await app(scope, receive, recording_send)
 
     env = dict(SIM_ENV)
     user, token_id, secret = token or ("root", "mcp", cluster.token_secret)
@@ -71,7 +81,7 @@ async def harness(
     settings = load_settings(env)
     server = build_server(settings, rest_transport=httpx2.ASGITransport(app=recording_app))
     async with Client(server) as client:
-        yield Harness(client=client, cluster=cluster, requests=seen)
+        yield Harness(client=client, cluster=cluster, requests=seen, statuses=statuses)
 
 
 @pytest.fixture

@@ -33,7 +33,7 @@ class ApiCallIn(Input):
 class ApiCallOut(Output):
     method: str
     path: str
-    data: Any = Field(description="PVE's data (JSON). A string when truncated is true.")
+    data: Any = Field(None, description="PVE's data (JSON; absent when PVE returned null). A string when truncated is true.")
     truncated: bool = False
     task: TaskOut | None = Field(None, description="Set when the call started a task (UPID).")
 

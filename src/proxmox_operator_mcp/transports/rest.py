@@ -1,0 +1,823 @@
+"""The REST plane: one client per PVE cluster speaking its JSON API (``/api2/json``).
+
+:class:`RestClient` owns one pooled ``httpx2.AsyncClient`` per API endpoint, created on the
+first request (never at construction, so starting the server connects nowhere). It encodes
+requests the way PVE expects (query string for GET/DELETE, form body for POST/PUT, booleans as
+0/1, lists as repeated keys), authenticates with an API token or a ticket, verifies TLS (system
+store, CA file or fingerprint pin), retries only idempotent GETs on transient failures, and maps
+every failure to the :mod:`~proxmox_operator_mcp.errors` tree with PVE's own message and a hint.
+
+No credential (token secret, password, ticket, CSRF token) ever appears in a message, a log
+line or a repr; request parameters are never logged.
+"""
+
+from __future__ import annotations
+
+import http.cookiejar
+import logging
+import math
+import random
+import re
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from types import TracebackType
+from typing import Any
+from urllib.parse import quote, urlencode
+
+import anyio
+import httpx2
+
+from .. import __version__
+from ..config import ApiEndpoint, ClusterConfig
+from ..errors import (
+    InvalidArgumentError,
+    ProxmoxAPIError,
+    ProxmoxAuthError,
+    ProxmoxBadRequest,
+    ProxmoxConnectionError,
+    ProxmoxNodeUnreachable,
+    ProxmoxNotImplemented,
+    ProxmoxPermissionError,
+    ProxmoxServerError,
+    ProxmoxTimeoutError,
+    TransportError,
+)
+from . import tls as _tls
+
+__all__ = [
+    "ApiResponse",
+    "RestClient",
+    "encode_params",
+    "encode_path",
+    "parse_permission_message",
+    "to_float",
+    "to_int",
+]
+
+log = logging.getLogger(__name__)
+
+API_ROOT = "/api2/json"
+#: PVE tickets are valid for two hours; renew after one, while the old one is still good.
+TICKET_LIFETIME = 2 * 3600.0
+TICKET_RENEW_AFTER = 3600.0
+_TICKET_EXPIRY_MARGIN = 120.0
+#: Statuses after which an idempotent GET is tried again (pveproxy overload, node proxying).
+RETRY_STATUSES = frozenset({502, 503, 595, 596})
+_METHODS = frozenset({"GET", "POST", "PUT", "DELETE"})
+# pveproxy closes an idle keep-alive connection after about 5 s; reusing one it is closing
+# costs a failed request, so drop ours first.
+_KEEPALIVE_EXPIRY = 4.0
+_USER_AGENT = f"proxmox-operator-mcp/{__version__}"
+_REDACTED = "[redacted]"
+_PERM_RE = re.compile(r"Permission check failed \(([^)]*)\)")
+# X509_V_ERR_HOSTNAME_MISMATCH, X509_V_ERR_EMAIL_MISMATCH, X509_V_ERR_IP_ADDRESS_MISMATCH
+_NAME_MISMATCH = frozenset({62, 63, 64})
+
+
+# --------------------------------------------------------------------------- pure helpers
+
+
+def to_int(value: Any, default: int | None = None) -> int | None:
+    """An int from PVE's loosely typed numbers (``"2048"``, ``2048``, ``2048.0``, ``True``).
+
+    Returns ``default`` for None, empty strings, non-numbers and non-integral values.
+    """
+    if value is None:
+        return default
+    if isinstance(value, bool | int):
+        return int(value)
+    if isinstance(value, float):
+        return int(value) if math.isfinite(value) and value.is_integer() else default
+    if isinstance(value, str):
+        s = value.strip()
+        if not s:
+            return default
+        try:
+            return int(s, 10)
+        except ValueError:
+            pass
+        try:
+            f = float(s)
+        except ValueError:
+            return default
+        return int(f) if math.isfinite(f) and f.is_integer() else default
+    return default
+
+
+def to_float(value: Any, default: float | None = None) -> float | None:
+    """A float from PVE's loosely typed numbers (``"0.25"``, ``1``, ``"3"``).
+
+    Returns ``default`` for None, empty strings, non-numbers, NaN and infinities.
+    """
+    if value is None:
+        return default
+    if isinstance(value, bool | int | float):
+        f = float(value)
+    elif isinstance(value, str):
+        try:
+            f = float(value.strip())
+        except ValueError:
+            return default
+    else:
+        return default
+    return f if math.isfinite(f) else default
+
+
+def encode_path(path: str) -> str:
+    """Percent-encode an API path below ``/api2/json`` segment by segment.
+
+    ``path`` holds raw values (``/nodes/pve1/tasks/UPID:pve1:...:root@pam!mcp:/status``); every
+    character outside the unreserved set is encoded, so ``:``, ``@``, ``!``, ``?``, ``#`` and
+    ``%`` inside a value cannot change the URL's meaning. PVE decodes the path once.
+
+    Raises:
+        InvalidArgumentError: the path does not start with ``/``, or has an empty, ``.`` or
+            ``..`` segment (which would leave ``/api2/json`` after URL normalisation).
+    """
+    if not isinstance(path, str) or not path.startswith("/"):
+        raise InvalidArgumentError(
+            f"API path {path!r} must start with '/' (a path below /api2/json, e.g. /nodes/pve1/qemu)"
+        )
+    body = path[1:]
+    if body.endswith("/"):
+        body = body[:-1]
+    if not body:
+        return "/"
+    segments = body.split("/")
+    for seg in segments:
+        if seg in ("", ".", ".."):
+            shown = "an empty segment" if seg == "" else f"a {seg!r} segment"
+            raise InvalidArgumentError(f"API path {path!r} has {shown}; give each part of the path explicitly")
+    return "/" + "/".join(quote(seg, safe="") for seg in segments)
+
+
+def _scalar(key: str, value: Any) -> str:
+    if isinstance(value, Enum):
+        value = value.value
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise InvalidArgumentError(f"parameter {key!r}: {value!r} is not a number PVE accepts")
+        if value.is_integer():
+            return str(int(value))
+        text = repr(value)
+        return format(value, "f") if "e" in text or "E" in text else text
+    if isinstance(value, str):
+        return value
+    raise InvalidArgumentError(
+        f"parameter {key!r}: cannot send a {type(value).__name__} to PVE; use a string, number, boolean "
+        "or a list of those (nested values are property strings, e.g. 'virtio,bridge=vmbr0')"
+    )
+
+
+def encode_params(params: Mapping[str, Any] | None) -> list[tuple[str, str]]:
+    """PVE wire form of request parameters, as ordered ``(name, value)`` pairs.
+
+    Booleans become ``1``/``0``, lists and tuples become repeated keys, ``None`` values (and
+    ``None`` list items) are dropped.
+
+    Raises:
+        InvalidArgumentError: a name is not a string, or a value has no PVE encoding.
+    """
+    if not params:
+        return []
+    if not isinstance(params, Mapping):
+        raise InvalidArgumentError("request parameters must be a mapping of name to value")
+    out: list[tuple[str, str]] = []
+    for key, value in params.items():
+        if not isinstance(key, str) or not key:
+            raise InvalidArgumentError(f"parameter names must be non-empty strings, got {key!r}")
+        if value is None:
+            continue
+        if isinstance(value, list | tuple):
+            out.extend((key, _scalar(key, item)) for item in value if item is not None)
+        elif isinstance(value, set | frozenset):
+            out.extend(sorted((key, _scalar(key, item)) for item in value if item is not None))
+        else:
+            out.append((key, _scalar(key, value)))
+    return out
+
+
+def _form(pairs: list[tuple[str, str]]) -> str:
+    # quote with safe="": %20 for spaces (not '+') and %2F for '/', unambiguous in query
+    # strings and form bodies alike.
+    return urlencode(pairs, safe="", quote_via=quote)
+
+
+def parse_permission_message(message: str) -> tuple[str | None, list[str]]:
+    """ACL path and privileges from ``Permission check failed (/vms/100, VM.PowerMgmt)``.
+
+    PVE joins alternatives with ``|`` (any one of them would do). Messages without an ACL path
+    (``Permission check failed (user != root@pam)``) give ``(None, [])``.
+    """
+    m = _PERM_RE.search(message)
+    if m is None:
+        return None, []
+    path, _, privs = m.group(1).partition(",")
+    path = path.strip()
+    if not path.startswith("/"):
+        return None, []
+    return path, [p for p in re.split(r"[|,\s]+", privs) if p]
+
+
+_ROLE_FOR = {
+    "VM.Audit": "PVEAuditor",
+    "Sys.Audit": "PVEAuditor",
+    "Datastore.Audit": "PVEAuditor",
+    "Pool.Audit": "PVEAuditor",
+    "SDN.Audit": "PVEAuditor",
+    "VM.PowerMgmt": "PVEVMUser",
+    "VM.Console": "PVEVMUser",
+    "VM.Backup": "PVEVMUser",
+    "VM.Config.CDROM": "PVEVMUser",
+    "VM.Config.Cloudinit": "PVEVMUser",
+    "Datastore.AllocateSpace": "PVEDatastoreUser",
+}
+
+
+def _suggest_role(privileges: list[str]) -> str | None:
+    if not privileges:
+        return None
+    first = privileges[0]
+    if first in _ROLE_FOR:
+        return _ROLE_FOR[first]
+    if first.startswith("VM."):
+        return "PVEVMAdmin"
+    if first.startswith("Datastore."):
+        return "PVEDatastoreAdmin"
+    return None
+
+
+# --------------------------------------------------------------------------- the client
+
+
+@dataclass(frozen=True, slots=True)
+class ApiResponse:
+    """One successful PVE answer.
+
+    Attributes:
+        status: HTTP status (2xx).
+        data: the envelope's ``data`` (any JSON value; None for many writes).
+        total: the envelope's ``total`` for paged lists, as an int.
+        changes: the envelope's ``changes``, when PVE sent one.
+        headers: a minimal set of response headers (``content-type``); never cookies.
+    """
+
+    status: int
+    data: Any
+    total: int | None = None
+    changes: Any = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(repr=False, eq=False, slots=True)
+class _Ticket:
+    ticket: str
+    csrf: str
+    obtained: float
+
+    def __repr__(self) -> str:
+        return "_Ticket(<redacted>)"
+
+
+def _no_cookie_jar() -> http.cookiejar.CookieJar:
+    # We send PVEAuthCookie ourselves; a jar would keep whatever Set-Cookie said and send it
+    # alongside (or after a re-login, instead of) the current ticket.
+    return http.cookiejar.CookieJar(policy=http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
+
+
+def _retryable(exc: httpx2.HTTPError) -> bool:
+    # Read timeouts are not retried: the node is slow, and three full read timeouts would hold
+    # the caller for minutes. Certificate failures do not heal by themselves.
+    if _tls.certificate_error(exc) is not None:
+        return False
+    return isinstance(exc, httpx2.ConnectTimeout | httpx2.NetworkError | httpx2.RemoteProtocolError)
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text or type(exc).__name__
+
+
+class RestClient:
+    """Client for one PVE cluster's REST API.
+
+    Args:
+        cluster: the cluster's configuration (endpoints, credentials, TLS, timeouts).
+        transport: an httpx2 transport to use instead of the network (``MockTransport``,
+            ``ASGITransport``); TLS settings are then not applied.
+        retries: how many times an idempotent GET is tried again after a transient failure.
+        retry_base_delay: first backoff delay in seconds (doubles per retry, plus jitter).
+        clock: monotonic clock for the ticket's age (tests move it forward).
+    """
+
+    def __init__(
+        self,
+        cluster: ClusterConfig,
+        *,
+        transport: httpx2.AsyncBaseTransport | None = None,
+        retries: int = 2,
+        retry_base_delay: float = 0.25,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._cluster = cluster
+        self._transport = transport
+        self._retries = max(0, retries)
+        self._retry_base_delay = max(0.0, retry_base_delay)
+        self._clock = clock
+        self._clients: dict[ApiEndpoint, httpx2.AsyncClient] = {}
+        self._client_lock = anyio.Lock()
+        self._login_lock = anyio.Lock()
+        self._ticket: _Ticket | None = None
+        # Tickets and CSRF tokens seen lately, so that an echo of an old one is redacted too.
+        self._session_secrets: deque[str] = deque(maxlen=4)
+
+    def __repr__(self) -> str:
+        ep = self._select_endpoint()
+        c = self._cluster
+        return f"RestClient(cluster={c.name!r}, endpoint='{ep.host}:{ep.port}', auth={c.auth_kind!r})"
+
+    @property
+    def cluster(self) -> ClusterConfig:
+        return self._cluster
+
+    @property
+    def endpoint(self) -> ApiEndpoint:
+        """The endpoint the next request goes to."""
+        return self._select_endpoint()
+
+    def _select_endpoint(self) -> ApiEndpoint:
+        # The single place that picks an endpoint: failover across cluster.endpoints goes here.
+        return self._cluster.endpoints[0]
+
+    # ----------------------------------------------------------------- public API
+
+    async def request(self, method: str, path: str, params: Mapping[str, Any] | None = None) -> Any:
+        """Call the API and return the envelope's ``data``.
+
+        Args:
+            method: GET, POST, PUT or DELETE.
+            path: below ``/api2/json``, with raw (unencoded) values, e.g. ``/nodes/pve1/qemu``.
+            params: query parameters (GET/DELETE) or form fields (POST/PUT).
+
+        Raises:
+            InvalidArgumentError: bad method, path or parameter value (nothing was sent).
+            ProxmoxAPIError: PVE answered with an error (a subclass per status).
+            ProxmoxConnectionError: no connection, or TLS verification failed.
+            ProxmoxTimeoutError: no connection or no answer in time.
+        """
+        return (await self.request_envelope(method, path, params)).data
+
+    async def get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
+        """``request("GET", ...)``."""
+        return await self.request("GET", path, params)
+
+    async def request_envelope(self, method: str, path: str, params: Mapping[str, Any] | None = None) -> ApiResponse:
+        """Like :meth:`request` but returns the whole :class:`ApiResponse` (status, total ...).
+
+        Raises:
+            The same as :meth:`request`.
+        """
+        verb = method.upper() if isinstance(method, str) else ""
+        if verb not in _METHODS:
+            raise InvalidArgumentError(f"HTTP method {method!r} is not one of GET, POST, PUT, DELETE")
+        url_path = encode_path(path)
+        pairs = encode_params(params)
+        attempt = 0
+        stale: _Ticket | None = None
+        while True:
+            endpoint = self._select_endpoint()
+            started = time.perf_counter()
+            try:
+                response, ticket = await self._send(endpoint, verb, url_path, pairs, stale)
+            except httpx2.HTTPError as exc:
+                if verb == "GET" and attempt < self._retries and _retryable(exc):
+                    attempt += 1
+                    await self._backoff(attempt, verb, path, _reason(exc))
+                    continue
+                raise await self._transport_error(exc, endpoint, verb, path) from exc
+            status = response.status_code
+            log.debug("%s %s -> %d in %.0f ms", verb, path, status, (time.perf_counter() - started) * 1000)
+            if status == 401 and ticket is not None and stale is None:
+                # The ticket expired or was revoked: log in again once and repeat once. (A 401
+                # means PVE did not run the request, so repeating a write is safe.)
+                stale = ticket
+                log.info("PVE refused the ticket for %s %s; logging in again", verb, path)
+                continue
+            if verb == "GET" and status in RETRY_STATUSES and attempt < self._retries:
+                attempt += 1
+                await self._backoff(attempt, verb, path, f"HTTP {status}")
+                continue
+            return self._parse(response, verb, path, endpoint)
+
+    async def aclose(self) -> None:
+        """Close every pooled connection. A later request opens new ones."""
+        clients = list(self._clients.values())
+        self._clients.clear()
+        for client in clients:
+            await client.aclose()
+
+    async def __aenter__(self) -> RestClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    # ----------------------------------------------------------------- sending
+
+    def _url(self, endpoint: ApiEndpoint, url_path: str) -> str:
+        return f"https://{endpoint.host}:{endpoint.port}{API_ROOT}{url_path}"
+
+    async def _http(self, endpoint: ApiEndpoint) -> httpx2.AsyncClient:
+        client = self._clients.get(endpoint)
+        if client is None:
+            async with self._client_lock:
+                client = self._clients.get(endpoint)
+                if client is None:
+                    client = await self._new_client(endpoint)
+                    self._clients[endpoint] = client
+        return client
+
+    async def _new_client(self, endpoint: ApiEndpoint) -> httpx2.AsyncClient:
+        c = self._cluster
+        timeout = httpx2.Timeout(
+            connect=c.connect_timeout, read=c.read_timeout, write=c.read_timeout, pool=c.read_timeout
+        )
+        limits = httpx2.Limits(max_connections=16, max_keepalive_connections=8, keepalive_expiry=_KEEPALIVE_EXPIRY)
+        headers = {"Accept": "application/json", "User-Agent": _USER_AGENT}
+        if self._transport is not None:
+            return httpx2.AsyncClient(
+                transport=self._transport,
+                timeout=timeout,
+                limits=limits,
+                headers=headers,
+                cookies=_no_cookie_jar(),
+                trust_env=False,
+            )
+        ctx = await _tls.build_ssl_context(c, endpoint)
+        # trust_env=False: no proxy variables, .netrc credentials or SSL_CERT_FILE from the
+        # environment; what reaches PVE is exactly what the configuration says.
+        return httpx2.AsyncClient(
+            verify=ctx,
+            timeout=timeout,
+            limits=limits,
+            headers=headers,
+            cookies=_no_cookie_jar(),
+            trust_env=False,
+        )
+
+    async def _drop_client(self, endpoint: ApiEndpoint) -> None:
+        client = self._clients.pop(endpoint, None)
+        if client is not None:
+            await client.aclose()
+
+    async def _send(
+        self,
+        endpoint: ApiEndpoint,
+        verb: str,
+        url_path: str,
+        pairs: list[tuple[str, str]],
+        stale: _Ticket | None,
+    ) -> tuple[httpx2.Response, _Ticket | None]:
+        client = await self._http(endpoint)
+        headers: dict[str, str] = {}
+        ticket: _Ticket | None = None
+        if self._cluster.auth_kind == "token":
+            headers["Authorization"] = self._token_header()
+        else:
+            ticket = await self._ensure_ticket(endpoint, stale)
+            headers["Cookie"] = f"PVEAuthCookie={ticket.ticket}"
+            if verb != "GET":
+                headers["CSRFPreventionToken"] = ticket.csrf
+        url = self._url(endpoint, url_path)
+        if verb in ("GET", "DELETE"):
+            if pairs:
+                url = f"{url}?{_form(pairs)}"
+            request = client.build_request(verb, url, headers=headers)
+        else:
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+            request = client.build_request(verb, url, headers=headers, content=_form(pairs).encode("utf-8"))
+        return await client.send(request), ticket
+
+    async def _backoff(self, attempt: int, verb: str, path: str, why: str) -> None:
+        delay = self._retry_base_delay * 2 ** (attempt - 1)
+        delay += random.uniform(0, delay)  # noqa: S311 - jitter, not security
+        log.info("%s %s failed (%s); retry %d of %d in %.2f s", verb, path, why, attempt, self._retries, delay)
+        await anyio.sleep(delay)
+
+    # ----------------------------------------------------------------- authentication
+
+    def _token_header(self) -> str:
+        secret = self._cluster.token_secret
+        assert secret is not None  # auth_kind == "token"
+        return f"PVEAPIToken={self._cluster.token_full_id}={secret.get_secret_value()}"
+
+    async def _ensure_ticket(self, endpoint: ApiEndpoint, stale: _Ticket | None) -> _Ticket:
+        """The current ticket, logging in or renewing first when needed (one login at a time)."""
+        t = self._ticket
+        if t is not None and t is not stale and self._clock() - t.obtained < TICKET_RENEW_AFTER:
+            return t
+        async with self._login_lock:
+            t = self._ticket
+            if t is not None and t is not stale:
+                age = self._clock() - t.obtained
+                if age < TICKET_RENEW_AFTER:
+                    return t  # another request logged in while this one waited
+                if age < TICKET_LIFETIME - _TICKET_EXPIRY_MARGIN:
+                    try:
+                        self._ticket = await self._login(endpoint, t.ticket)
+                        return self._ticket
+                    except ProxmoxAuthError:
+                        log.info("PVE did not renew the ticket of %s; logging in again", self._cluster.username)
+            self._ticket = None
+            password = self._cluster.password
+            assert password is not None  # auth_kind == "ticket"
+            self._ticket = await self._login(endpoint, password.get_secret_value())
+            return self._ticket
+
+    async def _login(self, endpoint: ApiEndpoint, password: str) -> _Ticket:
+        """POST /access/ticket (``password`` may be the current ticket, to renew it)."""
+        client = await self._http(endpoint)
+        body = _form([("username", self._cluster.username or ""), ("password", password)])
+        response = await client.post(
+            self._url(endpoint, "/access/ticket"),
+            content=body.encode("utf-8"),
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
+        answer = self._parse(response, "POST", "/access/ticket", endpoint).data
+        data: Mapping[str, Any] = answer if isinstance(answer, Mapping) else {}
+        if to_int(data.get("NeedTFA")):
+            raise ProxmoxAuthError(
+                401,
+                f"user {self._cluster.username} has two-factor authentication; a password login cannot finish it",
+                method="POST",
+                path="/access/ticket",
+                hint="Use an API token for this server (pveum user token add ...); tokens skip TFA.",
+            )
+        ticket, csrf = data.get("ticket"), data.get("CSRFPreventionToken")
+        if not (isinstance(ticket, str) and ticket and isinstance(csrf, str) and csrf):
+            raise ProxmoxAuthError(
+                401,
+                "the login answer carried no ticket or CSRF token",
+                method="POST",
+                path="/access/ticket",
+                hint="Check that the endpoint is a PVE API (port 8006), not a proxy or another service.",
+            )
+        self._session_secrets.extend((ticket, csrf))
+        log.debug("logged in to cluster %r as %s", self._cluster.name, self._cluster.username)
+        return _Ticket(ticket=ticket, csrf=csrf, obtained=self._clock())
+
+    # ----------------------------------------------------------------- answers and errors
+
+    def _redact(self, text: str) -> str:
+        c = self._cluster
+        secrets = list(self._session_secrets)
+        if c.token_secret is not None:
+            secrets.append(c.token_secret.get_secret_value())
+        if c.password is not None:
+            secrets.append(c.password.get_secret_value())
+        for s in sorted(secrets, key=len, reverse=True):
+            if len(s) >= 4:
+                text = text.replace(s, _REDACTED)
+        return text
+
+    def _parse(self, response: httpx2.Response, verb: str, path: str, endpoint: ApiEndpoint) -> ApiResponse:
+        status = response.status_code
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if 200 <= status < 300:
+            if not isinstance(body, Mapping):
+                ctype = response.headers.get("content-type", "no content type")
+                raise ProxmoxServerError(
+                    status,
+                    f"the answer is not a PVE JSON envelope ({ctype})",
+                    method=verb,
+                    path=path,
+                    hint="Check that the endpoint is the PVE API on port 8006 and not a proxy or another service.",
+                )
+            content_type = response.headers.get("content-type")
+            return ApiResponse(
+                status=status,
+                data=body.get("data"),
+                total=to_int(body.get("total")),
+                changes=body.get("changes"),
+                headers={"content-type": content_type} if content_type else {},
+            )
+        raise self._status_error(response, body, verb, path, endpoint)
+
+    def _status_error(
+        self, response: httpx2.Response, body: Any, verb: str, path: str, endpoint: ApiEndpoint
+    ) -> ProxmoxAPIError:
+        status = response.status_code
+        message = ""
+        errors: dict[str, str] = {}
+        if isinstance(body, Mapping):
+            if isinstance(body.get("message"), str):
+                message = body["message"].strip()
+            if isinstance(body.get("errors"), Mapping):
+                errors = {str(k): self._redact(str(v).strip()) for k, v in body["errors"].items()}
+        if not message:
+            # Older pve-http-server versions put the message only in the status line.
+            message = (response.reason_phrase or "").strip() or httpx2.codes.get_reason_phrase(status) or "error"
+        message = self._redact(message)
+        kw: dict[str, Any] = {"method": verb, "path": path, "errors": errors}
+        if status == 400:
+            return ProxmoxBadRequest(
+                status,
+                message,
+                hint="Fix the listed parameters; proxmox_api_describe shows what this endpoint accepts.",
+                **kw,
+            )
+        if status == 401:
+            return ProxmoxAuthError(status, message, hint=self._auth_hint(), **kw)
+        if status == 403:
+            acl_path, privileges = parse_permission_message(message)
+            return ProxmoxPermissionError(
+                status,
+                message,
+                acl_path=acl_path,
+                privileges=privileges,
+                hint=self._permission_hint(acl_path, privileges),
+                **kw,
+            )
+        if status == 501:
+            return ProxmoxNotImplemented(
+                status,
+                message,
+                hint="This PVE version has no such method on this path; check the path and the PVE version "
+                "(proxmox_api_describe lists the endpoints).",
+                **kw,
+            )
+        if 590 <= status <= 599:
+            return ProxmoxNodeUnreachable(
+                status,
+                message,
+                hint=f"pveproxy on {endpoint.host} could not reach the node that serves this request; check that "
+                "the node is online and the cluster is quorate (`pvecm status`).",
+                **kw,
+            )
+        if status == 500:
+            hint = None
+            if "lock" in message and "timeout" in message:
+                hint = (
+                    "Another task holds the guest's lock; wait for it to finish (see the node's task list) "
+                    "and try again."
+                )
+            return ProxmoxServerError(status, message, hint=hint, **kw)
+        if status in (502, 503, 504):
+            return ProxmoxServerError(
+                status,
+                message,
+                hint=f"PVE on {endpoint.host} (or a proxy in front of it) is overloaded or restarting; "
+                "try again shortly.",
+                **kw,
+            )
+        if status >= 500:
+            return ProxmoxServerError(status, message, **kw)
+        return ProxmoxAPIError(status, message, **kw)
+
+    def _auth_hint(self) -> str:
+        c = self._cluster
+        if c.auth_kind == "token":
+            return (
+                f"Check the API token {c.token_full_id}: it must exist on this cluster "
+                f"(`pveum user token list {c.token_userid}`), PROXMOX_API_TOKEN_SECRET must be the secret shown "
+                "when it was created, and the realm must be right (PROXMOX_API_TOKEN_REALM, e.g. pam or pve). "
+                "Privilege separation does not cause 401s; it causes 403s."
+            )
+        return (
+            f"Check PROXMOX_USERNAME ({c.username}: user@realm, e.g. root@pam) and PROXMOX_PASSWORD. A user "
+            "with two-factor authentication needs an API token instead."
+        )
+
+    def _permission_hint(self, acl_path: str | None, privileges: list[str]) -> str:
+        c = self._cluster
+        if c.auth_kind == "token":
+            who, flag, listing = (
+                f"token {c.token_full_id}",
+                f"--tokens '{c.token_full_id}'",
+                f"`pveum user token permissions {c.token_userid} {c.token_id}`",
+            )
+        else:
+            who, flag, listing = (
+                f"user {c.username}",
+                f"--users '{c.username}'",
+                f"`pveum user permissions {c.username}`",
+            )
+        if acl_path is None:
+            return f"PVE refused this for the {who}; see what it may do with {listing}."
+        wanted = " or ".join(privileges) if privileges else "the needed privilege"
+        role = _suggest_role(privileges)
+        if role is not None:
+            grant = f"grant it with `pveum acl modify {acl_path} --roles {role} {flag}`"
+        else:
+            grant = (
+                "grant a role that includes it (`pveum role list`) with "
+                f"`pveum acl modify {acl_path} --roles <ROLE> {flag}`"
+            )
+        hint = f"The {who} lacks {wanted} on {acl_path}: {grant}."
+        if c.auth_kind == "token":
+            hint += (
+                f" With privilege separation (the default) a token gets only what both it and {c.token_userid} "
+                "have, so the user needs the privilege too."
+            )
+        return hint
+
+    async def _offered_fingerprint(self, endpoint: ApiEndpoint) -> str | None:
+        """Best effort: the fingerprint the endpoint presents, for the hint of a TLS failure."""
+        if self._transport is not None:
+            return None
+        try:
+            der = await _tls.fetch_leaf_certificate(
+                endpoint.host.strip("[]"), endpoint.port, timeout=self._cluster.connect_timeout
+            )
+        except httpx2.HTTPError:
+            return None
+        return _tls.format_fingerprint(_tls.fingerprint_of(der))
+
+    async def _transport_error(
+        self, exc: httpx2.HTTPError, endpoint: ApiEndpoint, verb: str, path: str
+    ) -> TransportError:
+        c = self._cluster
+        where = f"{endpoint.host}:{endpoint.port}"
+        connect_hint = (
+            f"Check that {endpoint.host} is the right address, that pveproxy runs there and listens on port "
+            f"{endpoint.port} (the PVE API port is 8006), and that no firewall blocks it."
+        )
+        maybe_done = (
+            "The request may still have been carried out: check the state (or the node's task list) before "
+            "trying again. "
+            if verb != "GET"
+            else ""
+        )
+        if isinstance(exc, httpx2.ConnectTimeout):
+            return ProxmoxTimeoutError(
+                f"No connection to {where} within {c.connect_timeout:g} s ({verb} {path}).",
+                hint=connect_hint + " For a slow link raise PROXMOX_MCP_CONNECT_TIMEOUT.",
+            )
+        if isinstance(exc, httpx2.PoolTimeout):
+            return ProxmoxTimeoutError(
+                f"No free connection to {where} within {c.read_timeout:g} s ({verb} {path}): "
+                "too many requests at once.",
+                hint="Try again; fewer calls in parallel help.",
+            )
+        if isinstance(exc, httpx2.TimeoutException):
+            return ProxmoxTimeoutError(
+                f"PVE at {where} did not answer {verb} {path} within {c.read_timeout:g} s.",
+                hint=maybe_done + "The node may be busy; raise PROXMOX_MCP_READ_TIMEOUT if such waits are expected.",
+            )
+        tls_err = _tls.certificate_error(exc)
+        if tls_err is not None:
+            return await self._tls_error(tls_err, endpoint, verb, path)
+        if isinstance(exc, httpx2.ConnectError):
+            return ProxmoxConnectionError(
+                f"Cannot connect to https://{where} ({verb} {path}): {self._redact(_reason(exc))}.",
+                hint=connect_hint,
+            )
+        return ProxmoxConnectionError(
+            f"The connection to {where} failed during {verb} {path}: {self._redact(_reason(exc))}.",
+            hint=maybe_done + connect_hint,
+        )
+
+    async def _tls_error(self, err: Exception, endpoint: ApiEndpoint, verb: str, path: str) -> ProxmoxConnectionError:
+        where = f"{endpoint.host}:{endpoint.port}"
+        reason = str(getattr(err, "verify_message", None) or getattr(err, "reason", None) or _reason(err)).rstrip(".")
+        offered = await self._offered_fingerprint(endpoint)
+        if self._cluster.tls_fingerprint:
+            # The certificate changed after it was pinned. Forget this client: the next request
+            # pins again and reports the fingerprint it finds.
+            await self._drop_client(endpoint)
+            text = f"The TLS certificate of {where} is no longer the pinned one ({reason})"
+            if offered:
+                text += f"; it now offers SHA-256 {offered}"
+            return ProxmoxConnectionError(
+                text + ". Nothing was sent.",
+                hint="If the node's certificate was replaced on purpose, check the new fingerprint on the node and "
+                "update PROXMOX_TLS_FINGERPRINT.",
+            )
+        if getattr(err, "verify_code", None) in _NAME_MISMATCH:
+            hint = (
+                f"The certificate does not name {endpoint.host}: connect with a name or address it lists (PVE node "
+                "certificates name the node and its addresses), or pin it with PROXMOX_TLS_FINGERPRINT."
+            )
+        else:
+            hint = _tls.TLS_HINT
+        if offered:
+            hint += (
+                f" The server offered a certificate with SHA-256 {offered}; compare it with the node's "
+                "before pinning it."
+            )
+        return ProxmoxConnectionError(f"TLS verification of {where} failed ({verb} {path}): {reason}.", hint=hint)
