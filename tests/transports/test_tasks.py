@@ -13,6 +13,7 @@ from proxmox_operator_mcp.errors import InvalidArgumentError
 from proxmox_operator_mcp.transports.rest import RestClient
 from proxmox_operator_mcp.transports.tasks import (
     FAST_MAX,
+    FAST_WINDOW,
     POLL_INITIAL,
     POLL_MAX,
     TaskStatus,
@@ -230,16 +231,16 @@ async def test_an_inline_wait_returns_within_100_ms_of_a_quick_task_ending() -> 
     assert max(gaps) <= 0.1, gaps
 
 
-def test_polling_starts_at_50ms_stays_fast_for_two_seconds_then_backs_off_to_1s() -> None:
+def test_polling_starts_at_50ms_stays_fast_for_the_fast_window_then_backs_off_to_1s() -> None:
     elapsed, delay, delays = 0.0, None, []
-    while elapsed < 10:
+    while elapsed < FAST_WINDOW + 10:
         delay = next_poll_delay(delay, elapsed)
         delays.append((elapsed, delay))
         elapsed += delay
     assert delays[0] == (0.0, POLL_INITIAL)
     assert delays[1][1] == pytest.approx(POLL_INITIAL * 1.5)
-    assert all(d <= FAST_MAX for t, d in delays if t < 2.0)
-    late = [d for t, d in delays if t >= 2.0]
+    assert all(d <= FAST_MAX for t, d in delays if t < FAST_WINDOW)
+    late = [d for t, d in delays if t >= FAST_WINDOW]
     assert late == sorted(late)  # grows again after the fast window
     assert late[-1] == POLL_MAX and max(late) == POLL_MAX
     assert late[0] == pytest.approx(FAST_MAX * 1.5)

@@ -181,22 +181,27 @@ async def task_log_tail(ctx: ToolContext, node: str, upid: str, lines: int = 20)
 
 
 async def wait_task(ctx: ToolContext, upid: str, seconds: float) -> TaskOut:
-    """Poll the task until it stops or ``seconds`` pass; backoff 50 ms x1.5 up to 1 s.
+    """Poll the task until it stops or ``seconds`` pass (the poll schedule of
+    :func:`~proxmox_operator_mcp.transports.tasks.next_poll_delay`: at most 80 ms apart for the
+    first minute, so the answer comes within ~100 ms of the task's end; then backing off to 1 s).
 
     Returns the last status (still running if the wait ran out: the task is not touched).
     """
+    from ..transports.tasks import next_poll_delay
     from ..transports.upid import Upid
 
     node = Upid.parse(upid).node
-    deadline = time.monotonic() + seconds
-    delay = 0.05
+    start = time.monotonic()
+    deadline = start + seconds
+    delay: float | None = None
     while True:
         st = await task_status(ctx, node, upid)
-        if st.get("status") == "stopped" or time.monotonic() >= deadline:
+        now = time.monotonic()
+        if st.get("status") == "stopped" or now >= deadline:
             break
-        await ctx.progress(time.monotonic() - (deadline - seconds), seconds, f"task {st.get('type', '')} running")
-        await anyio.sleep(min(delay, max(0.0, deadline - time.monotonic())))
-        delay = min(delay * 1.5, 1.0)
+        await ctx.progress(now - start, seconds, f"task {st.get('type', '')} running")
+        delay = next_poll_delay(delay, now - start)
+        await anyio.sleep(min(delay, max(0.0, deadline - now)))
     tail = None
     if st.get("status") == "stopped" and st.get("exitstatus") != "OK":
         tail = await task_log_tail(ctx, node, upid)

@@ -358,13 +358,17 @@ class RestClient:
 
     # ----------------------------------------------------------------- public API
 
-    async def request(self, method: str, path: str, params: Mapping[str, Any] | None = None) -> Any:
+    async def request(
+        self, method: str, path: str, params: Mapping[str, Any] | None = None, *, url_path: str | None = None
+    ) -> Any:
         """Call the API and return the envelope's ``data``.
 
         Args:
             method: GET, POST, PUT or DELETE.
             path: below ``/api2/json``, with raw (unencoded) values, e.g. ``/nodes/pve1/qemu``.
             params: query parameters (GET/DELETE) or form fields (POST/PUT).
+            url_path: the same path already percent-encoded per value (the schema layer's
+                ``ValidatedRequest.url_path``); needed when a value contains ``/`` (volume IDs, CIDRs).
 
         Raises:
             InvalidArgumentError: bad method, path or parameter value (nothing was sent).
@@ -372,13 +376,15 @@ class RestClient:
             ProxmoxConnectionError: no connection, or TLS verification failed.
             ProxmoxTimeoutError: no connection or no answer in time.
         """
-        return (await self.request_envelope(method, path, params)).data
+        return (await self.request_envelope(method, path, params, url_path=url_path)).data
 
     async def get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
         """``request("GET", ...)``."""
         return await self.request("GET", path, params)
 
-    async def request_envelope(self, method: str, path: str, params: Mapping[str, Any] | None = None) -> ApiResponse:
+    async def request_envelope(
+        self, method: str, path: str, params: Mapping[str, Any] | None = None, *, url_path: str | None = None
+    ) -> ApiResponse:
         """Like :meth:`request` but returns the whole :class:`ApiResponse` (status, total ...).
 
         Raises:
@@ -387,7 +393,11 @@ class RestClient:
         verb = method.upper() if isinstance(method, str) else ""
         if verb not in _METHODS:
             raise InvalidArgumentError(f"HTTP method {method!r} is not one of GET, POST, PUT, DELETE")
-        url_path = encode_path(path)
+        if url_path is None:
+            url_path = encode_path(path)
+        else:
+            # Already encoded: every value was quoted, so '/' only separates segments here.
+            encode_path(url_path)
         pairs = encode_params(params)
         attempt = 0
         stale: _Ticket | None = None

@@ -51,7 +51,7 @@ class Router:
 
             assert op.method is not None and op.path is not None
             req = get_schema().validate(op.method, op.path, op.params)
-            return await self.rest(op.cluster).request(op.method, req.path, req.params)
+            return await self.rest(op.cluster).request(op.method, req.path, req.params, url_path=req.url_path)
         raise InvalidArgumentError(
             f"the {op.plane} plane is not available in this build",
             hint="Use the REST tools or proxmox_api_call.",

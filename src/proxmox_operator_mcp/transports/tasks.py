@@ -35,7 +35,7 @@ POLL_INITIAL = 0.05
 POLL_FACTOR = 1.5
 POLL_MAX = 1.0
 #: While a task is young, poll at least this often (the "return within ~100 ms" promise).
-FAST_WINDOW = 2.0
+FAST_WINDOW = 60.0
 FAST_MAX = 0.08
 #: Log lines fetched per request.
 LOG_PAGE = 500
