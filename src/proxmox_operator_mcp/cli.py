@@ -24,12 +24,9 @@ EXIT_CONFIG = 2
 def _setup_logging(level: str) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    try:
-        from .secrets.redact import RedactingFilter
+    from .secrets.redact import RedactingFilter
 
-        handler.addFilter(RedactingFilter())
-    except ImportError:  # pragma: no cover - partial builds
-        pass
+    handler.addFilter(RedactingFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

@@ -59,6 +59,9 @@ async def _check(c: ClusterConfig) -> tuple[bool, list[str]]:
 async def run_doctor(settings: Settings) -> int:
     """Print a report; exit status 0 when every cluster is reachable and usable, 1 otherwise."""
     from .secrets.redact import REDACTOR
+    from .server.app import register_secrets
+
+    register_secrets(settings)
 
     print(f"proxmox-operator-mcp doctor — configuration from {settings.source}, access mode {settings.access}")
     if not settings.clusters:
@@ -66,9 +69,6 @@ async def run_doctor(settings: Settings) -> int:
         return 1
     all_ok = True
     for c in settings.clusters:
-        for secret in (c.token_secret, c.password):
-            if secret is not None:
-                REDACTOR.add(secret.get_secret_value())
         print(f"\ncluster {c.name} (access {settings.access_for(c)})")
         ok, lines = await _check(c)
         all_ok &= ok

@@ -22,7 +22,7 @@ from mcp.types import Tool as MCPTool
 from pydantic import ValidationError
 
 from .. import __version__
-from ..errors import ConfigError, ProxmoxMCPError
+from ..errors import ProxmoxMCPError
 
 if TYPE_CHECKING:
     import httpx2
@@ -47,11 +47,23 @@ _MODE_RANK = {"read-only": 0, "operator": 1, "admin": 2}
 
 
 def _redact(text: str) -> str:
-    try:
-        from ..secrets.redact import REDACTOR
-    except ImportError:  # pragma: no cover - redaction layer always ships; defensive for partial builds
-        return text
+    from ..secrets.redact import REDACTOR
+
     return REDACTOR.redact(text)
+
+
+def _redact_obj(obj: Any) -> Any:
+    from ..secrets.redact import REDACTOR
+
+    return REDACTOR.redact_obj(obj)
+
+
+def register_secrets(settings: Settings) -> None:
+    """Teach the redaction layer every secret value of the configuration."""
+    from ..secrets.redact import REDACTOR
+
+    for c in settings.clusters:
+        REDACTOR.add_all([c.token_secret, c.password])
 
 
 def _format_validation_error(spec: ToolSpec[Any, Any], exc: ValidationError) -> str:
@@ -212,7 +224,7 @@ class ProxmoxMCP(MCPServer):
                 f"Internal error in {name} (incident {incident}); nothing more is known here. "
                 "The server log on stderr has the details."
             )
-        structured = result.model_dump(mode="json", exclude_none=True)
+        structured = _redact_obj(result.model_dump(mode="json", exclude_none=True))
         text = spec.render(result) if spec.render else json.dumps(structured, separators=(",", ":"))
         return CallToolResult(
             content=[TextContent(type="text", text=_redact(text))],
@@ -226,6 +238,5 @@ def _error(text: str) -> CallToolResult:
 
 def build_server(settings: Settings, *, rest_transport: httpx2.AsyncBaseTransport | None = None) -> ProxmoxMCP:
     """Build the MCP server for ``settings``. Connects to nothing until a tool is called."""
-    if not isinstance(settings.clusters, list):  # pragma: no cover - typed
-        raise ConfigError(["clusters must be a list"])
+    register_secrets(settings)
     return ProxmoxMCP(settings, rest_transport=rest_transport)
