@@ -17,7 +17,7 @@ Usage::
     python scripts/vendor_schema.py            # (re)write the data files
     python scripts/vendor_schema.py --check    # exit 1 if the committed files differ
 
-Inputs default to ``$PVE_API_DIR`` or ``/work/shared/pve-api``.
+Inputs default to ``$PVE_API_DIR`` or ``../shared/pve-api`` beside the repository.
 """
 
 from __future__ import annotations
@@ -39,7 +39,10 @@ DATA_FORMAT = 1
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = REPO_ROOT / "src" / "proxmox_operator_mcp" / "schema" / "data"
 DATA_NAME = f"pve-api-{PVE_VERSION}.json.gz"
-DEFAULT_INPUT_DIR = Path(os.environ.get("PVE_API_DIR", "/work/shared/pve-api"))
+# ../shared/pve-api beside the repository (how every checkout and CI run has it).
+DEFAULT_INPUT_DIR = Path(
+    os.environ.get("PVE_API_DIR", str(Path(__file__).resolve().parent.parent.parent / "shared" / "pve-api"))
+)
 
 # Where the tree we vendor comes from (see the README next to schema.json).
 UPSTREAM = {
