@@ -135,3 +135,34 @@ def test_no_cluster_at_all_is_allowed_but_tools_are_told_how_to_configure() -> N
     assert s.clusters == []
     with pytest.raises(ConfigError, match="no Proxmox cluster is configured"):
         s.cluster()
+
+
+def test_ssh_settings_from_env_pin_the_host_key_of_the_default_node(tmp_path: Path) -> None:
+    keyfile = tmp_path / "id"
+    keyfile.write_text("not read at load time")
+    key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"
+    s = load_settings(
+        {
+            **TOKEN,
+            "PROXMOX_DEFAULT_NODE": "pve1",
+            "PROXMOX_SHELL_SSH_USERNAME": "root",
+            "PROXMOX_SHELL_SSH_PRIVATE_KEY_PATH": str(keyfile),
+            "PROXMOX_SHELL_SSH_EXPECTED_HOST_KEY": key,
+        }
+    )
+    target = s.clusters[0].ssh["pve1"]
+    assert target.host == "pve1.example.net" and target.port == 22 and target.host_keys
+
+
+def test_ssh_problems_are_listed_with_the_other_problems() -> None:
+    with pytest.raises(ConfigError) as err:
+        load_settings(
+            {**TOKEN, "PROXMOX_API_PORT": "x", "PROXMOX_SHELL_SSH_USERNAME": "root",
+             "PROXMOX_SHELL_SSH_PRIVATE_KEY_PATH": "/nonexistent/key"}
+        )
+    text = err.value.to_text()
+    assert "PROXMOX_SHELL_SSH_PRIVATE_KEY_PATH" in text and "PROXMOX_API_PORT" in text
+
+
+def test_no_ssh_settings_leave_the_ssh_planes_off() -> None:
+    assert load_settings(TOKEN).clusters[0].ssh == {}

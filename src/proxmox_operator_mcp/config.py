@@ -156,6 +156,8 @@ class ClusterConfig(BaseModel):
     access: AccessMode | None = None
     connect_timeout: float = Field(5.0, gt=0, le=300)
     read_timeout: float = Field(30.0, gt=0, le=3600)
+    # Node name -> transports.ssh.SshTarget (host keys pinned). Empty: the SSH planes are off.
+    ssh: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("endpoints", mode="before")
     @classmethod
@@ -313,7 +315,30 @@ def _cluster_from_env(env: Mapping[str, str], problems: list[str]) -> dict[str, 
     tls = env.get("PROXMOX_TLS_REJECT_UNAUTHORIZED", "")
     if tls:
         raw["tls_verify"] = _truthy("PROXMOX_TLS_REJECT_UNAUTHORIZED", tls, problems)
+    if any(k.startswith("PROXMOX_SHELL_SSH_") and v.strip() for k, v in env.items()):
+        # Imported only when SSH is configured: keeps start-up light otherwise.
+        from .transports.ssh import ssh_targets_from_env
+
+        try:
+            raw["ssh"] = ssh_targets_from_env(env, default_host=ep.host.strip("[]"))
+        except ConfigError as exc:
+            problems.extend(exc.problems)
     return raw
+
+
+def _ssh_from_file(raw: Any, label: str, problems: list[str]) -> None:
+    if not isinstance(raw, dict) or "ssh" not in raw:
+        return
+    section = raw.pop("ssh")
+    if not isinstance(section, dict):
+        problems.append(f"cluster {label}: `ssh` must be a table ([clusters.ssh])")
+        return
+    from .transports.ssh import ssh_targets_from_config
+
+    try:
+        raw["ssh"] = ssh_targets_from_config(section, where=f"cluster {label}: ssh")
+    except ConfigError as exc:
+        problems.extend(exc.problems)
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
@@ -351,6 +376,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
 
     for i, raw in enumerate(file_clusters):
         label = raw.get("name", f"#{i + 1}") if isinstance(raw, dict) else f"#{i + 1}"
+        _ssh_from_file(raw, label, problems)
         try:
             clusters.append(ClusterConfig.model_validate(raw))
         except ValidationError as exc:
