@@ -61,6 +61,7 @@ ENV_REFERENCE: dict[str, tuple[str, str]] = {
     "PROXMOX_MCP_CONNECT_TIMEOUT": ("Seconds to wait for a TCP/TLS connection to PVE.", "5"),
     "PROXMOX_MCP_READ_TIMEOUT": ("Seconds to wait for a PVE answer.", "30"),
     "PROXMOX_MCP_LOG_LEVEL": ("Log level on stderr: DEBUG, INFO, WARNING, ERROR.", "WARNING"),
+    "PROXMOX_MCP_ENABLE_SHELL": ("`1` offers proxmox_shell_run (admin mode, confirmed).", "0"),
 }
 
 
@@ -223,6 +224,8 @@ class Settings(BaseModel):
     clusters: list[ClusterConfig] = Field(default_factory=list)
     access: AccessMode = "read-only"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
+    # proxmox_shell_run is absent from tools/list unless this is set (PROXMOX_MCP_ENABLE_SHELL=1).
+    enable_shell: bool = False
     source: str = "env"
 
     @model_validator(mode="after")
@@ -393,7 +396,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             problems.extend(found)
 
     top: dict[str, Any] = {"source": source}
-    for key in ("access", "log_level"):
+    for key in ("access", "log_level", "enable_shell"):
         if key in file_data:
             top[key] = file_data.pop(key)
     for key in list(file_data):
@@ -402,6 +405,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         top["access"] = env["PROXMOX_MCP_ACCESS"].strip()
     if env.get("PROXMOX_MCP_LOG_LEVEL"):
         top["log_level"] = env["PROXMOX_MCP_LOG_LEVEL"].strip().upper()
+    if env.get("PROXMOX_MCP_ENABLE_SHELL"):
+        top["enable_shell"] = _truthy("PROXMOX_MCP_ENABLE_SHELL", env["PROXMOX_MCP_ENABLE_SHELL"], problems)
 
     settings: Settings | None = None
     try:
