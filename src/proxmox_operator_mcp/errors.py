@@ -2,7 +2,7 @@
 
 Every error that can reach an MCP client derives from :class:`ProxmoxMCPError` and carries a
 stable ``code``, a human message (what happened, and why) and an optional ``hint`` (what to
-do). Messages never contain secrets: callers pass values through ``policy.redact`` first when
+do). Messages never contain secrets: callers pass values through ``secrets.redact`` first when
 they echo anything that came from configuration or from Proxmox.
 """
 
