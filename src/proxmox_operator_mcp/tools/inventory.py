@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import Field
 
@@ -317,4 +317,3 @@ TOOLS: list[ToolSpec[Any, Any]] = [
          output_model=TaskOut, read_only=True, idempotent=True)(task_get),
 ]
 
-_ = (Literal, page_items)
