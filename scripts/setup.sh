@@ -21,14 +21,20 @@ else
 fi
 
 if [ "$want_test" = 1 ]; then
-  # Real OpenSSH server binary for the SSH tests (the system service is never started).
-  if [ ! -x /usr/sbin/sshd ]; then
+  # Real servers the tests start and stop themselves (the system services are never used):
+  # OpenSSH sshd for the SSH planes, nginx for the scale-out test.
+  missing=()
+  [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
+  [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
+  if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ]; then
-      (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssh-server >/dev/null) \
-        || echo "setup: could not install openssh-server; SSH tests will fail" >&2
+      (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null) \
+        || echo "setup: could not install ${missing[*]}; the tests that need them will fail" >&2
     else
-      echo "setup: /usr/sbin/sshd missing; install openssh-server (needs root)" >&2
+      echo "setup: missing ${missing[*]} (Debian packages; installing needs root)" >&2
     fi
   fi
+  # Node 22 and the npm tools of tests/e2e (oauth2-mock-server, MCP Inspector, conformance suite).
+  scripts/setup-node.sh
 fi
 echo "setup: ready (.venv/bin/proxmox-mcp)" >&2
