@@ -8,6 +8,13 @@ The model is multi-cluster from the start: :class:`Settings` holds a list of
 * an optional TOML file named by ``PROXMOX_MCP_CONFIG`` with the same model
   (``[[clusters]]`` tables), see ``docs/configuration.md``.
 
+Secrets (token secret, password, SSH key and passphrase) are either inline (the env backend,
+or literal values in the TOML file) or references into the backend chosen by
+``PROXMOX_MCP_SECRET_BACKEND`` (``vault:secret/proxmox/homelab#PROXMOX_API_TOKEN_SECRET``),
+resolved on first use, see ``docs/secrets.md``. :func:`load_settings` builds the
+:class:`~proxmox_operator_mcp.secrets.SecretResolver` next to the settings (``settings.resolver``)
+and never contacts a backend.
+
 Every problem found is collected and raised at once as :class:`~proxmox_operator_mcp.errors.ConfigError`
 so an operator fixes them in one pass.
 """
@@ -21,15 +28,27 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from .errors import ConfigError
+from .secrets import SecretRef, SecretResolver, backend_name, build_resolver, cluster_refs
+from .secrets.cluster import PASSWORD, SSH_KEY, SSH_PASSPHRASE, TOKEN_SECRET, ClusterSecrets
 
 __all__ = [
     "AccessMode",
     "ApiEndpoint",
     "ClusterConfig",
     "ENV_REFERENCE",
+    "REF_FIELDS",
     "auth_problems",
     "Settings",
     "load_settings",
@@ -107,14 +126,40 @@ class ApiEndpoint(BaseModel):
         return cls(host=host, port=int(port))
 
 
+# Cluster fields that refer to a secret in a backend, and the inline field each one replaces.
+REF_FIELDS: dict[str, str] = {
+    "token_secret_ref": "token_secret",
+    "password_ref": "password",
+    "ssh_private_key_ref": "ssh private_key",
+    "ssh_passphrase_ref": "ssh passphrase",
+}
+
+# A syntactically valid stand-in for an SSH client key that comes from the secret backend: the
+# SSH target validation wants key text or a key file; the target is stored without either and
+# the key is read on first connect (ClusterSecrets.ssh_target).
+_KEY_FROM_BACKEND = (
+    "-----BEGIN OPENSSH PRIVATE KEY-----\n(from the secret backend)\n-----END OPENSSH PRIVATE KEY-----\n"
+)
+
+
 def auth_problems(raw: Mapping[str, Any]) -> list[str]:
-    """Credential problems of one cluster's raw settings (checked even when other fields are invalid)."""
+    """Credential problems of one cluster's raw settings (checked even when other fields are invalid).
+
+    A reference (``token_secret_ref``, ``password_ref``) counts as the secret it refers to. A
+    cluster naming no token user/id nor user name but with references reads its identity from
+    the backend on first use, so it has no problem here.
+    """
 
     def has(key: str) -> bool:
         v = raw.get(key)
         if isinstance(v, SecretStr):
             v = v.get_secret_value()
-        return bool(v)
+        return bool(v) or bool(raw.get(f"{key}_ref"))
+
+    if not any(raw.get(k) for k in ("token_user", "token_id", "username", "token_secret", "password")) and (
+        raw.get("token_secret_ref") or raw.get("password_ref")
+    ):
+        return []
 
     token_parts = {"token user": "token_user", "token id": "token_id", "token secret": "token_secret"}
     have_token = [k for k, f in token_parts.items() if has(f)]
@@ -159,6 +204,36 @@ class ClusterConfig(BaseModel):
     read_timeout: float = Field(30.0, gt=0, le=3600)
     # Node name -> transports.ssh.SshTarget (host keys pinned). Empty: the SSH planes are off.
     ssh: dict[str, Any] = Field(default_factory=dict)
+    # Secrets by reference (``backend:[path#]field``), resolved on first use; see docs/secrets.md.
+    token_secret_ref: SecretRef | None = None
+    password_ref: SecretRef | None = None
+    ssh_private_key_ref: SecretRef | None = None
+    ssh_passphrase_ref: SecretRef | None = None
+    # Where this cluster's secrets live in the backend: a Vault path (``secret/proxmox/homelab``)
+    # or a section of the secrets file. Expanded into the references above by load_settings.
+    secret_path: str | None = None
+
+    _resolver: SecretResolver | None = PrivateAttr(default=None)
+    _secrets: ClusterSecrets | None = PrivateAttr(default=None)
+
+    @field_validator("token_secret_ref", "password_ref", "ssh_private_key_ref", "ssh_passphrase_ref", mode="before")
+    @classmethod
+    def _parse_ref(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            if not v.strip():
+                return None
+            return SecretRef.parse(v)
+        return v
+
+    @field_validator("secret_path")
+    @classmethod
+    def _secret_path_ok(cls, v: str | None) -> str | None:
+        if v is None:
+            return None
+        v = v.strip().strip("/")
+        if not v or any(ch.isspace() or ch == "#" for ch in v):
+            raise ValueError("write a Vault path (e.g. secret/proxmox/homelab) or a section name of the secrets file")
+        return v
 
     @field_validator("endpoints", mode="before")
     @classmethod
@@ -190,6 +265,13 @@ class ClusterConfig(BaseModel):
 
     @model_validator(mode="after")
     def _auth_ok(self) -> ClusterConfig:
+        both = [
+            f"{inline} and {ref}"
+            for ref, inline in (("token_secret_ref", "token_secret"), ("password_ref", "password"))
+            if getattr(self, ref) is not None and getattr(self, inline) is not None
+        ]
+        if both:
+            raise ValueError(f"{both[0]} are both set: give the secret inline or by reference, not both")
         problems = auth_problems(self.model_dump())
         if problems:
             raise ValueError(problems[0])
@@ -197,29 +279,80 @@ class ClusterConfig(BaseModel):
             raise ValueError(f"TLS CA file {str(self.tls_ca_file)!r} does not exist")
         return self
 
+    # --- credentials ---------------------------------------------------------------------------
+
+    @property
+    def secrets(self) -> ClusterSecrets:
+        """This cluster's credentials, resolved on use (see :class:`~proxmox_operator_mcp.secrets.ClusterSecrets`)."""
+        cs = self._secrets
+        if cs is None or cs._cluster is not self:  # a model_copy must not share its original's
+            resolver = self._resolver
+            if resolver is None:
+                from .secrets import EnvBackend
+
+                resolver = self._resolver = SecretResolver(EnvBackend())
+            cs = self._secrets = ClusterSecrets(self, resolver)
+        return cs
+
+    def bind_resolver(self, resolver: SecretResolver) -> None:
+        """Resolve this cluster's references with ``resolver`` (load_settings does this)."""
+        self._resolver = resolver
+        self._secrets = None
+
+    def refs(self) -> dict[str, SecretRef]:
+        """The references this cluster uses, by field name."""
+        return {name: ref for name in REF_FIELDS if (ref := getattr(self, name)) is not None}
+
     @property
     def auth_kind(self) -> Literal["token", "ticket"]:
-        return "token" if self.token_secret is not None else "ticket"
+        """Token or ticket. For a cluster whose identity is read from the backend this is only
+        known after the first request (until then: ``token`` when a token reference exists)."""
+        known = self._secrets.known_identity() if self._secrets is not None else None
+        if known is not None:
+            return known.kind
+        if self.username:
+            return "ticket"
+        return "token" if (self.token_secret is not None or self.token_secret_ref is not None) else "ticket"
+
+    @property
+    def auth_label(self) -> str:
+        """``token root@pam!mcp``, ``ticket root@pam``, or where the identity will be read from."""
+        known = self.secrets.known_identity()
+        if known is not None:
+            return f"{known.kind} {known.full_id}"
+        return f"read from {self.secrets.source()} on first use"
 
     @property
     def token_userid(self) -> str | None:
-        """``user@realm`` of the token (a user already containing ``@`` keeps its realm)."""
+        """``user@realm`` of the token (a user already containing ``@`` keeps its realm; read from
+        the backend, once known, when the configuration names none)."""
         if not self.token_user:
-            return None
+            known = self._secrets.known_identity() if self._secrets is not None else None
+            return known.userid if known is not None and known.kind == "token" else None
         return self.token_user if "@" in self.token_user else f"{self.token_user}@{self.token_realm}"
 
     @property
     def token_full_id(self) -> str | None:
         """``user@realm!tokenid`` (safe to show: it is not the secret)."""
-        if not self.token_userid or not self.token_id:
+        token_id = self.token_id
+        if not token_id:
+            known = self._secrets.known_identity() if self._secrets is not None else None
+            token_id = known.token_id if known is not None else None
+        if not self.token_userid or not token_id:
             return None
-        return f"{self.token_userid}!{self.token_id}"
+        return f"{self.token_userid}!{token_id}"
 
 
 class Settings(BaseModel):
-    """Everything the server needs, validated."""
+    """Everything the server needs, validated.
+
+    ``resolver`` resolves the clusters' secret references; :func:`load_settings` builds it from
+    the same environment (``PROXMOX_MCP_SECRET_BACKEND`` ...).
+    """
 
     model_config = ConfigDict(extra="forbid")
+
+    _resolver: SecretResolver | None = PrivateAttr(default=None)
 
     clusters: list[ClusterConfig] = Field(default_factory=list)
     access: AccessMode = "read-only"
@@ -256,6 +389,22 @@ class Settings(BaseModel):
 
     def access_for(self, cluster: ClusterConfig) -> AccessMode:
         return cluster.access or self.access
+
+    @property
+    def resolver(self) -> SecretResolver:
+        """The secret resolver of every cluster (the env backend over ``os.environ`` when none was bound)."""
+        if self._resolver is None:
+            from .secrets import EnvBackend
+
+            self.bind_resolver(SecretResolver(EnvBackend()))
+        assert self._resolver is not None
+        return self._resolver
+
+    def bind_resolver(self, resolver: SecretResolver) -> None:
+        """Use ``resolver`` for every cluster's secrets."""
+        self._resolver = resolver
+        for c in self.clusters:
+            c.bind_resolver(resolver)
 
 
 def _truthy(name: str, value: str, problems: list[str]) -> bool:
@@ -294,7 +443,18 @@ _ENV_FIELD = {
 }
 
 
-def _cluster_from_env(env: Mapping[str, str], problems: list[str]) -> dict[str, Any] | None:
+def _refs_for(raw: dict[str, Any], refs: Mapping[str, SecretRef]) -> None:
+    """Add the references the cluster's identity needs (both when it names nobody: the
+    identity is then read from the backend)."""
+    token = bool(raw.get("token_user") or raw.get("token_id"))
+    ticket = bool(raw.get("username"))
+    if (token or not ticket) and "token_secret" not in raw and "token_secret_ref" not in raw:
+        raw["token_secret_ref"] = refs[TOKEN_SECRET]
+    if (ticket or not token) and "password" not in raw and "password_ref" not in raw:
+        raw["password_ref"] = refs[PASSWORD]
+
+
+def _cluster_from_env(env: Mapping[str, str], problems: list[str], backend: str = "env") -> dict[str, Any] | None:
     host = env.get("PROXMOX_HOST", "").strip()
     if not host:
         return None
@@ -309,12 +469,26 @@ def _cluster_from_env(env: Mapping[str, str], problems: list[str]) -> dict[str, 
     except (ValueError, ValidationError) as exc:
         problems.append(f"PROXMOX_HOST={host!r}: {exc if isinstance(exc, ValueError) else 'not a host name'}")
         return None
+    from_backend = backend != "env"
+    if from_backend:
+        # The secrets come from the backend, under these same names: a copy left in the
+        # environment would be a second source that silently loses.
+        stray = [n for n in (TOKEN_SECRET, PASSWORD, SSH_KEY, SSH_PASSPHRASE) if env.get(n, "").strip()]
+        if stray:
+            problems.append(
+                f"{', '.join(stray)} {'is' if len(stray) == 1 else 'are'} set in the environment, but "
+                f"PROXMOX_MCP_SECRET_BACKEND={backend}: the {backend} backend holds the secrets (under the same "
+                f"names); unset {'it' if len(stray) == 1 else 'them'}, or use PROXMOX_MCP_SECRET_BACKEND=env"
+            )
     for field_name, env_name in _ENV_FIELD.items():
-        if field_name == "endpoints":
+        if field_name == "endpoints" or (from_backend and field_name in ("token_secret", "password")):
             continue
         val = env.get(env_name, "")
         if val != "":
             raw[field_name] = val
+    refs = cluster_refs(backend, path=_vault_path(env)) if from_backend else {}
+    if from_backend:
+        _refs_for(raw, refs)
     tls = env.get("PROXMOX_TLS_REJECT_UNAUTHORIZED", "")
     if tls:
         raw["tls_verify"] = _truthy("PROXMOX_TLS_REJECT_UNAUTHORIZED", tls, problems)
@@ -322,14 +496,83 @@ def _cluster_from_env(env: Mapping[str, str], problems: list[str]) -> dict[str, 
         # Imported only when SSH is configured: keeps start-up light otherwise.
         from .transports.ssh import ssh_targets_from_env
 
+        ssh_env: Mapping[str, str] = env
+        key_from_backend = from_backend and not env.get("PROXMOX_SHELL_SSH_PRIVATE_KEY_PATH", "").strip()
+        if from_backend:
+            ssh_env = {k: v for k, v in env.items() if k not in (SSH_KEY, SSH_PASSPHRASE)}
+            if key_from_backend:
+                ssh_env[SSH_KEY] = _KEY_FROM_BACKEND
+            raw["ssh_passphrase_ref"] = refs[SSH_PASSPHRASE]
         try:
-            raw["ssh"] = ssh_targets_from_env(env, default_host=ep.host.strip("[]"))
+            targets = ssh_targets_from_env(ssh_env, default_host=ep.host.strip("[]"))
         except ConfigError as exc:
             problems.extend(exc.problems)
+        else:
+            if key_from_backend:
+                raw["ssh_private_key_ref"] = refs[SSH_KEY]
+            raw["ssh"] = _without_placeholder(targets)
     return raw
 
 
-def _ssh_from_file(raw: Any, label: str, problems: list[str]) -> None:
+def _without_placeholder(targets: dict[str, Any]) -> dict[str, Any]:
+    import dataclasses
+
+    return {
+        node: dataclasses.replace(t, client_key=None)
+        if t.client_key is not None and t.client_key.get_secret_value() == _KEY_FROM_BACKEND
+        else t
+        for node, t in targets.items()
+    }
+
+
+def _vault_path(env: Mapping[str, str]) -> str | None:
+    return env.get("PROXMOX_MCP_SECRET_VAULT_PATH", "").strip().strip("/") or None
+
+
+def _secrets_from_file(
+    raw: dict[str, Any], label: str, backend: str, problems: list[str], vault_path: str | None = None
+) -> bool:
+    """Expand a file cluster's ``secret_path`` (or, with a file/Vault backend, its implicit place:
+    the ``[clusters.<name>]`` section of the secrets file, ``PROXMOX_MCP_SECRET_VAULT_PATH``) into
+    references for what the cluster does not give inline. Returns True when its SSH key comes
+    from the backend."""
+    path = raw.get("secret_path")
+    if path is not None and not isinstance(path, str):
+        return False  # the model reports the type
+    if path is not None and backend == "env":
+        problems.append(
+            f"cluster {label}: secret_path needs PROXMOX_MCP_SECRET_BACKEND=file or vault "
+            '(with the env backend, refer to variables with token_secret_ref = "env:NAME")'
+        )
+        return False
+    if backend == "env":
+        return raw.get("ssh_private_key_ref") is not None
+    where = path.strip().strip("/") if path else None
+    name = raw.get("name") if isinstance(raw.get("name"), str) else None
+    refs = cluster_refs(backend, cluster=where or name, path=where or vault_path)
+    api_inline = any(raw.get(k) for k in ("token_secret", "password", "token_secret_ref", "password_ref"))
+    if where is not None or not api_inline:
+        _refs_for(raw, refs)
+    section = raw.get("ssh")
+    if isinstance(section, dict):
+        if "ssh_private_key_ref" not in raw and _ssh_needs_key(section):
+            raw["ssh_private_key_ref"] = refs[SSH_KEY]
+        if "ssh_passphrase_ref" not in raw and not section.get("passphrase"):
+            raw["ssh_passphrase_ref"] = refs[SSH_PASSPHRASE]
+    return raw.get("ssh_private_key_ref") is not None
+
+
+def _ssh_needs_key(section: Mapping[str, Any]) -> bool:
+    def has_key(t: Mapping[str, Any]) -> bool:
+        return bool(t.get("private_key") or t.get("private_key_path"))
+
+    nodes = section.get("nodes")
+    if has_key(section) or not isinstance(nodes, Mapping):
+        return False
+    return any(isinstance(n, Mapping) and not has_key(n) for n in nodes.values())
+
+
+def _ssh_from_file(raw: Any, label: str, problems: list[str], key_from_backend: bool = False) -> None:
     if not isinstance(raw, dict) or "ssh" not in raw:
         return
     section = raw.pop("ssh")
@@ -338,10 +581,41 @@ def _ssh_from_file(raw: Any, label: str, problems: list[str]) -> None:
         return
     from .transports.ssh import ssh_targets_from_config
 
+    if key_from_backend and _ssh_needs_key(section):
+        nodes = section.get("nodes")
+        section = {
+            **section,
+            "nodes": {
+                n: t if not isinstance(t, Mapping) or t.get("private_key") or t.get("private_key_path")
+                else {**t, "private_key": _KEY_FROM_BACKEND}
+                for n, t in nodes.items()
+            },
+        }
     try:
-        raw["ssh"] = ssh_targets_from_config(section, where=f"cluster {label}: ssh")
+        raw["ssh"] = _without_placeholder(ssh_targets_from_config(section, where=f"cluster {label}: ssh"))
     except ConfigError as exc:
         problems.extend(exc.problems)
+
+
+def _ref_problems(cluster: ClusterConfig, backend: str, vault_path: str | None) -> list[str]:
+    """References to a backend that is not configured, or to Vault without a path."""
+    out = []
+    no_path = False
+    for name, ref in cluster.refs().items():
+        if ref.backend not in (backend, "env"):
+            out.append(
+                f"cluster {cluster.name}: {name} = {str(ref)!r} refers to the {ref.backend} backend, but "
+                f"PROXMOX_MCP_SECRET_BACKEND={backend}: set it to {ref.backend} (env: references work with "
+                "every backend)"
+            )
+        elif ref.backend == "vault" and ref.path is None and vault_path is None and not no_path:
+            no_path = True
+            out.append(
+                f"cluster {cluster.name}: its {REF_FIELDS[name].replace('_', ' ')} is read from Vault, but "
+                "PROXMOX_MCP_SECRET_VAULT_PATH is not set: set it (e.g. secret/proxmox) or give the cluster "
+                "a secret_path in the configuration file"
+            )
+    return out
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
@@ -355,6 +629,15 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     clusters: list[Any] = []
     source = "env"
 
+    backend = backend_name(env)
+    resolver: SecretResolver | None = None
+    try:
+        resolver = build_resolver(env)  # reads settings only: nothing is contacted here
+    except ConfigError as exc:
+        problems.extend(exc.problems)
+    if backend not in ("env", "file", "vault"):
+        backend = "env"  # reported by build_resolver; keep checking the rest as with env
+
     path = env.get("PROXMOX_MCP_CONFIG", "").strip()
     file_data: dict[str, Any] = {}
     if path:
@@ -366,7 +649,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         except (OSError, tomllib.TOMLDecodeError) as exc:
             problems.append(f"PROXMOX_MCP_CONFIG={path!r}: cannot read TOML: {exc}")
 
-    env_cluster = _cluster_from_env(env, problems)
+    env_cluster = _cluster_from_env(env, problems, backend)
     file_clusters = file_data.pop("clusters", []) if isinstance(file_data, dict) else []
     if not isinstance(file_clusters, list):
         problems.append("configuration file: `clusters` must be an array of tables ([[clusters]])")
@@ -379,7 +662,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
 
     for i, raw in enumerate(file_clusters):
         label = raw.get("name", f"#{i + 1}") if isinstance(raw, dict) else f"#{i + 1}"
-        _ssh_from_file(raw, label, problems)
+        key_from_backend = (
+            _secrets_from_file(raw, label, backend, problems, _vault_path(env)) if isinstance(raw, dict) else False
+        )
+        _ssh_from_file(raw, label, problems, key_from_backend)
         try:
             clusters.append(ClusterConfig.model_validate(raw))
         except ValidationError as exc:
@@ -408,6 +694,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     if env.get("PROXMOX_MCP_ENABLE_SHELL"):
         top["enable_shell"] = _truthy("PROXMOX_MCP_ENABLE_SHELL", env["PROXMOX_MCP_ENABLE_SHELL"], problems)
 
+    for c in clusters:
+        problems.extend(p for p in _ref_problems(c, backend, _vault_path(env)) if p not in problems)
+
     settings: Settings | None = None
     try:
         settings = Settings.model_validate({**top, "clusters": clusters})
@@ -417,5 +706,6 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         )
     if problems:
         raise ConfigError(problems, hint="See `proxmox-mcp doctor` and docs/configuration.md.")
-    assert settings is not None
+    assert settings is not None and resolver is not None
+    settings.bind_resolver(resolver)
     return settings

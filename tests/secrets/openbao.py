@@ -102,14 +102,17 @@ class OpenBao:
             return ""
 
 
-def start_openbao(workdir: Path, *, tls: bool = False, timeout: float = START_TIMEOUT) -> OpenBao:
-    """Start ``bao server -dev`` and wait until it answers.
+def start_openbao(
+    workdir: Path, *, tls: bool = False, timeout: float = START_TIMEOUT, port: int | None = None
+) -> OpenBao:
+    """Start ``bao server -dev`` and wait until it answers (on ``port`` and ``port + 1`` when
+    given: a Vault coming back at the address it had).
 
     Raises:
         RuntimeError: it exited or did not become healthy within ``timeout`` seconds.
     """
     workdir.mkdir(parents=True, exist_ok=True)
-    port = _free_port_pair()
+    port = port or _free_port_pair()
     argv = [
         bao_binary(),
         "server",

@@ -9,8 +9,11 @@ The public surface::
         ...
         secret = await resolver.refresh(ref)     # after a 401: read again, retry once
 
-and the redaction layer (:data:`REDACTOR`, :class:`Redactor`, :class:`RedactingFilter`) that
-logs, audit records, errors and tool outputs share.
+a cluster's credentials on top of it (:class:`ClusterSecrets`, ``cluster.secrets``: identity,
+token secret or password, the 401 refresh, SSH keys), and the redaction layer
+(:data:`REDACTOR`, :class:`Redactor`, :class:`RedactingFilter`) that logs, audit records, errors
+and tool outputs share. ``config.load_settings`` builds the resolver (``settings.resolver``);
+docs/secrets.md describes the configuration.
 
 Importing this package does not import hvac (a third of a second with requests): the Vault
 backend imports it on first use.
@@ -23,7 +26,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from ..errors import ConfigError
-from .base import BACKEND_NAMES, SECRET_FIELDS, SecretBackend, SecretRef
+from .base import BACKEND_NAMES, IDENTITY_FIELDS, SECRET_FIELDS, SecretBackend, SecretNotFound, SecretRef
+from .cluster import ClusterSecrets, Identity, SecretLine
 from .env import EnvBackend
 from .file import FileBackend
 from .redact import MASK, REDACTOR, RedactingFilter, Redactor, is_sensitive_key
@@ -34,23 +38,30 @@ from .vault import VaultBackend, VaultSettings
 __all__ = [
     "BACKEND_NAMES",
     "ENV_REFERENCE",
+    "IDENTITY_FIELDS",
     "MASK",
     "REDACTOR",
     "SECRET_FIELDS",
+    "ClusterSecrets",
     "EnvBackend",
     "FileBackend",
+    "Identity",
     "RedactingFilter",
     "Redactor",
     "SecretBackend",
     "SecretCheck",
+    "SecretLine",
+    "SecretNotFound",
     "SecretRef",
     "SecretResolver",
     "VaultBackend",
     "VaultSettings",
     "build_backend",
+    "backend_name",
     "build_resolver",
     "cluster_refs",
     "is_sensitive_key",
+    "register_static_secrets",
 ]
 
 # Documented environment variables of the secrets layer: name -> (meaning, default).
@@ -127,13 +138,35 @@ def build_backend(env: Mapping[str, str] | None = None) -> SecretBackend:
     return backend
 
 
+def backend_name(env: Mapping[str, str] | None = None) -> str:
+    """The backend ``PROXMOX_MCP_SECRET_BACKEND`` names (``env`` when unset; unchecked)."""
+    env = os.environ if env is None else env
+    return env.get("PROXMOX_MCP_SECRET_BACKEND", "").strip().lower() or "env"
+
+
 def build_resolver(env: Mapping[str, str] | None = None) -> SecretResolver:
     """A :class:`SecretResolver` over :func:`build_backend`'s backend.
+
+    The env backend is always there as well, so an explicit ``env:NAME`` reference works
+    whichever backend is chosen.
 
     Raises:
         ConfigError: as :func:`build_backend`.
     """
-    return SecretResolver(build_backend(env))
+    env = os.environ if env is None else env
+    backend = build_backend(env)
+    if backend.name == "env":
+        return SecretResolver(backend)
+    return SecretResolver(backend, EnvBackend(env))
+
+
+def register_static_secrets(resolver: SecretResolver) -> None:
+    """Teach :data:`REDACTOR` the backends' own credentials known before any read (the Vault
+    token from the environment, an inline AppRole secret_id)."""
+    for b in resolver.backends.values():
+        static = getattr(b, "static_secrets", None)
+        if callable(static):
+            REDACTOR.add_all(static())
 
 
 def cluster_refs(

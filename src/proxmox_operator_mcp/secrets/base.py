@@ -9,7 +9,9 @@ from typing import Any, Protocol, runtime_checkable
 
 from pydantic import SecretStr
 
-__all__ = ["BACKEND_NAMES", "SECRET_FIELDS", "SecretBackend", "SecretRef"]
+from ..errors import SecretError
+
+__all__ = ["BACKEND_NAMES", "IDENTITY_FIELDS", "SECRET_FIELDS", "SecretBackend", "SecretNotFound", "SecretRef"]
 
 BACKEND_NAMES = ("env", "file", "vault")
 
@@ -20,6 +22,16 @@ SECRET_FIELDS = (
     "PROXMOX_PASSWORD",
     "PROXMOX_SHELL_SSH_PRIVATE_KEY",
     "PROXMOX_SHELL_SSH_PRIVATE_KEY_PASSPHRASE",
+)
+
+# Fields that name who logs in rather than a secret. They may live next to the secrets (an env
+# block moved into Vault unchanged) and are read through the same references, but never
+# registered with the redactor: masking "root" in every output would protect nothing.
+IDENTITY_FIELDS = (
+    "PROXMOX_API_TOKEN_USER",
+    "PROXMOX_API_TOKEN_REALM",
+    "PROXMOX_API_TOKEN_ID",
+    "PROXMOX_USERNAME",
 )
 
 _FIELD_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]{0,127}$")
@@ -71,6 +83,18 @@ class SecretRef:
 
     def __str__(self) -> str:
         return f"{self.backend}:{self.path}#{self.field}" if self.path else f"{self.backend}:{self.field}"
+
+    def with_field(self, field: str) -> SecretRef:
+        """The reference to another field at the same place (``PROXMOX_API_TOKEN_ID`` next to the secret)."""
+        return SecretRef(self.backend, self.path, field)
+
+
+class SecretNotFound(SecretError):
+    """The backend answered, and the field (or variable) is not there.
+
+    Distinct from other :class:`SecretError`s (backend down, denied, malformed) so that optional
+    fields (a key's passphrase, identity fields) can be looked up without hiding real failures.
+    """
 
 
 @runtime_checkable

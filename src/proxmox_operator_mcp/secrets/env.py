@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import SecretStr
 
 from ..errors import SecretError
-from .base import SecretRef
+from .base import SecretNotFound, SecretRef
 
 __all__ = ["EnvBackend"]
 
@@ -30,7 +30,8 @@ class EnvBackend:
 
     async def read(self, ref: SecretRef) -> SecretStr:
         """Raises:
-        SecretError: the reference has a path (env has none) or the variable is unset/empty.
+        SecretError: the reference has a path (env has none).
+        SecretNotFound: the variable is unset or empty.
         """
         if ref.path is not None:
             raise SecretError(
@@ -39,7 +40,7 @@ class EnvBackend:
             )
         value = self._env.get(ref.field, "")
         if value == "":
-            raise SecretError(
+            raise SecretNotFound(
                 f"environment variable {ref.field} is not set",
                 hint=f"set {ref.field} in the server's environment, or choose another backend with "
                 "PROXMOX_MCP_SECRET_BACKEND=file|vault",

@@ -35,7 +35,7 @@ import anyio.to_thread
 from pydantic import SecretStr
 
 from ..errors import SecretError
-from .base import SecretRef
+from .base import SecretNotFound, SecretRef
 
 __all__ = ["FileBackend"]
 
@@ -65,7 +65,8 @@ class FileBackend:
     async def read(self, ref: SecretRef) -> SecretStr:
         """Raises:
         SecretError: the file is missing, unreadable, too open (chmod 600), malformed, or
-            lacks the section or field.
+            lacks the section.
+        SecretNotFound: the section lacks the field.
         """
         doc = await anyio.to_thread.run_sync(self._load)
         if ref.path is None:
@@ -81,7 +82,7 @@ class FileBackend:
             section, where = doc.clusters[ref.path], f"in [clusters.{ref.path}]"
         value = section.get(ref.field, "")
         if value == "":
-            raise SecretError(
+            raise SecretNotFound(
                 f"secret file {self.path} has no {ref.field} {where}",
                 hint=f'add {ref.field} = "…" {where} of {self.path}',
             )

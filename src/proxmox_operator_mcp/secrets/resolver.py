@@ -12,7 +12,7 @@ import anyio
 from pydantic import SecretStr
 
 from ..errors import SecretError
-from .base import SecretBackend, SecretRef
+from .base import SecretBackend, SecretNotFound, SecretRef
 from .redact import REDACTOR, Redactor
 
 __all__ = ["SecretCheck", "SecretResolver"]
@@ -89,10 +89,14 @@ class SecretResolver:
                 hint=f"set PROXMOX_MCP_SECRET_BACKEND={name} or refer to the {configured} backend",
             ) from None
 
-    async def get(self, ref: SecretRef) -> SecretStr:
+    async def get(self, ref: SecretRef, *, sensitive: bool = True) -> SecretStr:
         """The current value of ``ref`` (from the cache while it is fresh).
 
+        ``sensitive=False`` is for identity fields (token user and id, user name) read through
+        the same references: they are not registered with the redactor.
+
         Raises:
+            SecretNotFound: the backend answered and has no such field.
             SecretError: the backend could not provide it (what, why and the fix; no value).
         """
         while True:
@@ -104,7 +108,7 @@ class SecretResolver:
                 break
             await flight.done.wait()
             if flight.error is not None:
-                raise SecretError(flight.error.message, hint=flight.error.hint)
+                raise type(flight.error)(flight.error.message, hint=flight.error.hint)
             if flight.value is not None:
                 return flight.value
             # the reading task was cancelled (or failed oddly): read ourselves
@@ -116,7 +120,8 @@ class SecretResolver:
             value = await backend.read(ref)
             if not isinstance(value, SecretStr):
                 raise TypeError(f"{type(backend).__name__}.read returned {type(value).__name__}, not SecretStr")
-            self._redactor.add(value)
+            if sensitive:
+                self._redactor.add(value)
             ttl = self._ttl if self._ttl is not None else backend.cache_ttl
             # a read overtaken by invalidate() serves its waiters but does not fill the cache
             if ttl > 0 and self._inflight.get(ref) is flight:
@@ -130,6 +135,17 @@ class SecretResolver:
             if self._inflight.get(ref) is flight:
                 del self._inflight[ref]
             flight.done.set()
+
+    async def get_optional(self, ref: SecretRef, *, sensitive: bool = True) -> SecretStr | None:
+        """Like :meth:`get`, but None when the field is not there (an optional passphrase).
+
+        Raises:
+            SecretError: the backend could not answer (down, denied, malformed ...).
+        """
+        try:
+            return await self.get(ref, sensitive=sensitive)
+        except SecretNotFound:
+            return None
 
     async def refresh(self, ref: SecretRef) -> SecretStr:
         """Drop the cached value of ``ref`` and read it again (the 401 path).

@@ -37,7 +37,7 @@ import anyio.to_thread
 from pydantic import SecretStr
 
 from ..errors import SecretError
-from .base import SecretRef
+from .base import SecretNotFound, SecretRef
 from .redact import REDACTOR, Redactor
 
 if TYPE_CHECKING:
@@ -278,7 +278,8 @@ class VaultBackend:
 
     async def read(self, ref: SecretRef) -> SecretStr:
         """Raises:
-        SecretError: Vault unreachable, auth failed, path denied or missing, field missing.
+        SecretError: Vault unreachable, auth failed, path denied or missing.
+        SecretNotFound: the secret exists and lacks the field.
         """
         path = (ref.path or self.settings.default_path or "").strip("/")
         if not path:
@@ -289,7 +290,7 @@ class VaultBackend:
         data = await self._read_secret(path)
         if ref.field not in data:
             fields = ", ".join(sorted(str(k) for k in data)) or "none"
-            raise SecretError(
+            raise SecretNotFound(
                 f"Vault secret {path} has no field {ref.field} (fields: {fields})",
                 hint=f"add it, e.g. `bao kv patch {path} {ref.field}=…` (fields are named like the environment "
                 "variables they replace)",
@@ -363,6 +364,18 @@ class VaultBackend:
             self._client = None
             self._token = None
             self._renew_at = self._expires_at = None
+
+    def static_secrets(self) -> list[str]:
+        """Credentials of Vault itself known before any login (the token in ``token_env``, an
+        AppRole secret_id given inline), for the redactor: they must stay masked even when Vault
+        is never reached."""
+        s = self.settings
+        out = []
+        if s.auth == "token":
+            out.append(self._env.get(s.token_env, "").strip())
+        if s.secret_id is not None:
+            out.append(s.secret_id.get_secret_value())
+        return [v for v in out if v]
 
     async def renew_now(self) -> None:
         """Renew (or replace) the token at once, as the background task would.

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
     from ..config import Settings
     from ..policy.gate import Gate
+    from ..secrets import SecretResolver
     from ..tools.base import ToolSpec
     from ..transports.router import Router
 
@@ -59,11 +60,17 @@ def _redact_obj(obj: Any) -> Any:
 
 
 def register_secrets(settings: Settings) -> None:
-    """Teach the redaction layer every secret value of the configuration."""
+    """Teach the redaction layer every secret value known at start: inline credentials (token
+    secrets, passwords, SSH keys and passphrases) and the secret backend's own (the Vault token).
+    Values read from a backend later are registered by the resolver as it reads them."""
+    from ..secrets import register_static_secrets
     from ..secrets.redact import REDACTOR
 
     for c in settings.clusters:
         REDACTOR.add_all([c.token_secret, c.password])
+        for target in (c.ssh or {}).values():
+            REDACTOR.add_all([getattr(target, "client_key", None), getattr(target, "passphrase", None)])
+    register_static_secrets(settings.resolver)
 
 
 def _format_validation_error(spec: ToolSpec[Any, Any], exc: ValidationError) -> str:
@@ -95,11 +102,14 @@ class ProxmoxMCP(MCPServer):
 
         @asynccontextmanager
         async def lifespan(_: MCPServer[Any]) -> AsyncIterator[None]:
-            try:
-                yield None
-            finally:
-                if self._router is not None:
-                    await self._router.aclose()
+            # The secret backends' background work (Vault token renewal) runs while the server
+            # does; nothing is contacted before the first tool call needs a secret.
+            async with self.pve_settings.resolver.running():
+                try:
+                    yield None
+                finally:
+                    if self._router is not None:
+                        await self._router.aclose()
 
         super().__init__(
             name="proxmox-operator-mcp",
@@ -236,7 +246,18 @@ def _error(text: str) -> CallToolResult:
     return CallToolResult(content=[TextContent(type="text", text=text)], is_error=True)
 
 
-def build_server(settings: Settings, *, rest_transport: httpx2.AsyncBaseTransport | None = None) -> ProxmoxMCP:
-    """Build the MCP server for ``settings``. Connects to nothing until a tool is called."""
+def build_server(
+    settings: Settings,
+    *,
+    rest_transport: httpx2.AsyncBaseTransport | None = None,
+    resolver: SecretResolver | None = None,
+) -> ProxmoxMCP:
+    """Build the MCP server for ``settings``. Connects to nothing until a tool is called.
+
+    ``resolver`` replaces the secret resolver :func:`~proxmox_operator_mcp.config.load_settings`
+    built (``settings.resolver``).
+    """
+    if resolver is not None:
+        settings.bind_resolver(resolver)
     register_secrets(settings)
     return ProxmoxMCP(settings, rest_transport=rest_transport)

@@ -7,6 +7,12 @@ requests the way PVE expects (query string for GET/DELETE, form body for POST/PU
 store, CA file or fingerprint pin), retries only idempotent GETs on transient failures, and maps
 every failure to the :mod:`~proxmox_operator_mcp.errors` tree with PVE's own message and a hint.
 
+Credentials come from the cluster's :class:`~proxmox_operator_mcp.secrets.ClusterSecrets` on
+use: inline values, or references into the secret backend resolved on the first request. When
+PVE answers 401 to credentials from a backend, they are read again; if they changed (a rotated
+token or password), the request is sent once more (PVE ran nothing on a 401), else the 401 is
+reported with where the secret came from.
+
 No credential (token secret, password, ticket, CSRF token) ever appears in a message, a log
 line or a repr; request parameters are never logged.
 """
@@ -43,8 +49,10 @@ from ..errors import (
     ProxmoxPermissionError,
     ProxmoxServerError,
     ProxmoxTimeoutError,
+    SecretError,
     TransportError,
 )
+from ..secrets.cluster import Identity
 from . import tls as _tls
 
 __all__ = [
@@ -335,13 +343,23 @@ class RestClient:
         self._client_lock = anyio.Lock()
         self._login_lock = anyio.Lock()
         self._ticket: _Ticket | None = None
-        # Tickets and CSRF tokens seen lately, so that an echo of an old one is redacted too.
-        self._session_secrets: deque[str] = deque(maxlen=4)
+        self._secrets = cluster.secrets
+        # Tickets, CSRF tokens, token secrets and passwords used lately, so that an echo of one
+        # (even of one rotated away) is redacted too.
+        self._session_secrets: deque[str] = deque(maxlen=8)
 
     def __repr__(self) -> str:
         ep = self._select_endpoint()
         c = self._cluster
         return f"RestClient(cluster={c.name!r}, endpoint='{ep.host}:{ep.port}', auth={c.auth_kind!r})"
+
+    def _identity(self) -> Identity | None:
+        """Who logs in, when known without I/O (configured, or read on an earlier request)."""
+        return self._secrets.known_identity()
+
+    def _remember(self, value: str) -> None:
+        if value and value not in self._session_secrets:
+            self._session_secrets.append(value)
 
     @property
     def cluster(self) -> ClusterConfig:
@@ -401,9 +419,11 @@ class RestClient:
         pairs = encode_params(params)
         attempt = 0
         stale: _Ticket | None = None
+        reread = False
         while True:
             endpoint = self._select_endpoint()
             started = time.perf_counter()
+            generation = self._secrets.generation
             try:
                 response, ticket = await self._send(endpoint, verb, url_path, pairs, stale)
             except httpx2.HTTPError as exc:
@@ -420,6 +440,16 @@ class RestClient:
                 stale = ticket
                 log.info("PVE refused the ticket for %s %s; logging in again", verb, path)
                 continue
+            if status == 401 and ticket is None and not reread and self._secrets.refreshable:
+                # The token may have been rotated: read it again; if it changed, repeat once.
+                reread = True
+                try:
+                    changed = await self._secrets.refresh(generation)
+                except SecretError as exc:
+                    raise self._reread_failed(response, verb, path, endpoint, exc) from None
+                if changed:
+                    log.info("PVE refused the token for %s %s; it changed in the backend, sending again", verb, path)
+                    continue
             if verb == "GET" and status in RETRY_STATUSES and attempt < self._retries:
                 attempt += 1
                 await self._backoff(attempt, verb, path, f"HTTP {status}")
@@ -500,11 +530,12 @@ class RestClient:
         pairs: list[tuple[str, str]],
         stale: _Ticket | None,
     ) -> tuple[httpx2.Response, _Ticket | None]:
+        identity = await self._secrets.identity()
         client = await self._http(endpoint)
         headers: dict[str, str] = {}
         ticket: _Ticket | None = None
-        if self._cluster.auth_kind == "token":
-            headers["Authorization"] = self._token_header()
+        if identity.kind == "token":
+            headers["Authorization"] = await self._token_header(identity)
         else:
             ticket = await self._ensure_ticket(endpoint, stale)
             headers["Cookie"] = f"PVEAuthCookie={ticket.ticket}"
@@ -528,10 +559,22 @@ class RestClient:
 
     # ----------------------------------------------------------------- authentication
 
-    def _token_header(self) -> str:
-        secret = self._cluster.token_secret
-        assert secret is not None  # auth_kind == "token"
-        return f"PVEAPIToken={self._cluster.token_full_id}={secret.get_secret_value()}"
+    async def _token_header(self, identity: Identity) -> str:
+        secret = (await self._secrets.secret()).get_secret_value()
+        self._remember(secret)
+        return f"PVEAPIToken={identity.full_id}={secret}"
+
+    def _reread_failed(
+        self, response: httpx2.Response, verb: str, path: str, endpoint: ApiEndpoint, exc: SecretError
+    ) -> ProxmoxAPIError:
+        """The 401 error, saying that reading the credentials again failed too."""
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        err = self._status_error(response, body, verb, path, endpoint)
+        err.hint = f"{err.hint or ''} Reading the credentials again failed as well: {exc.message}".strip()
+        return err
 
     async def _ensure_ticket(self, endpoint: ApiEndpoint, stale: _Ticket | None) -> _Ticket:
         """The current ticket, logging in or renewing first when needed (one login at a time)."""
@@ -549,17 +592,39 @@ class RestClient:
                         self._ticket = await self._login(endpoint, t.ticket)
                         return self._ticket
                     except ProxmoxAuthError:
-                        log.info("PVE did not renew the ticket of %s; logging in again", self._cluster.username)
+                        log.info("PVE did not renew the ticket of cluster %r; logging in again", self._cluster.name)
             self._ticket = None
-            password = self._cluster.password
-            assert password is not None  # auth_kind == "ticket"
-            self._ticket = await self._login(endpoint, password.get_secret_value())
+            generation = self._secrets.generation
+            try:
+                self._ticket = await self._login(endpoint, await self._password())
+            except ProxmoxAuthError as exc:
+                # The password may have been rotated: read it again; if it changed, log in once more.
+                if not self._secrets.refreshable:
+                    raise
+                try:
+                    changed = await self._secrets.refresh(generation)
+                except SecretError as again:
+                    exc.hint = f"{exc.hint or ''} Reading the credentials again failed as well: {again.message}".strip()
+                    raise exc from None
+                if not changed:
+                    raise
+                log.info(
+                    "PVE refused the password of cluster %r; it changed in the backend, logging in again",
+                    self._cluster.name,
+                )
+                self._ticket = await self._login(endpoint, await self._password())
             return self._ticket
+
+    async def _password(self) -> str:
+        password = (await self._secrets.secret()).get_secret_value()
+        self._remember(password)
+        return password
 
     async def _login(self, endpoint: ApiEndpoint, password: str) -> _Ticket:
         """POST /access/ticket (``password`` may be the current ticket, to renew it)."""
+        username = (await self._secrets.identity()).userid
         client = await self._http(endpoint)
-        body = _form([("username", self._cluster.username or ""), ("password", password)])
+        body = _form([("username", username), ("password", password)])
         response = await client.post(
             self._url(endpoint, "/access/ticket"),
             content=body.encode("utf-8"),
@@ -570,7 +635,7 @@ class RestClient:
         if to_int(data.get("NeedTFA")):
             raise ProxmoxAuthError(
                 401,
-                f"user {self._cluster.username} has two-factor authentication; a password login cannot finish it",
+                f"user {username} has two-factor authentication; a password login cannot finish it",
                 method="POST",
                 path="/access/ticket",
                 hint="Use an API token for this server (pveum user token add ...); tokens skip TFA.",
@@ -584,8 +649,9 @@ class RestClient:
                 path="/access/ticket",
                 hint="Check that the endpoint is a PVE API (port 8006), not a proxy or another service.",
             )
-        self._session_secrets.extend((ticket, csrf))
-        log.debug("logged in to cluster %r as %s", self._cluster.name, self._cluster.username)
+        self._remember(ticket)
+        self._remember(csrf)
+        log.debug("logged in to cluster %r as %s", self._cluster.name, username)
         return _Ticket(ticket=ticket, csrf=csrf, obtained=self._clock())
 
     # ----------------------------------------------------------------- answers and errors
@@ -699,33 +765,51 @@ class RestClient:
             return ProxmoxServerError(status, message, **kw)
         return ProxmoxAPIError(status, message, **kw)
 
-    def _auth_hint(self) -> str:
+    def _who(self) -> Identity:
+        ident = self._identity()
+        if ident is not None:
+            return ident
         c = self._cluster
         if c.auth_kind == "token":
+            return Identity("token", c.token_userid or "?", c.token_id or "?")
+        return Identity("ticket", c.username or "?")
+
+    def _secret_source(self, kind: str, variable: str) -> str:
+        """How a hint names the secret: the variable, or the reference it was read from."""
+        source = self._secrets.source(kind)  # type: ignore[arg-type]
+        if source == "inline":
+            return variable
+        return f"the secret at {source} (read again after this 401)"
+
+    def _auth_hint(self) -> str:
+        ident = self._who()
+        if ident.kind == "token":
             return (
-                f"Check the API token {c.token_full_id}: it must exist on this cluster "
-                f"(`pveum user token list {c.token_userid}`), PROXMOX_API_TOKEN_SECRET must be the secret shown "
+                f"Check the API token {ident.full_id}: it must exist on this cluster "
+                f"(`pveum user token list {ident.userid}`), "
+                f"{self._secret_source('token', 'PROXMOX_API_TOKEN_SECRET')} must be the secret shown "
                 "when it was created, and the realm must be right (PROXMOX_API_TOKEN_REALM, e.g. pam or pve). "
                 "Privilege separation does not cause 401s; it causes 403s."
             )
         return (
-            f"Check PROXMOX_USERNAME ({c.username}: user@realm, e.g. root@pam) and PROXMOX_PASSWORD. A user "
+            f"Check PROXMOX_USERNAME ({ident.userid}: user@realm, e.g. root@pam) and "
+            f"{self._secret_source('ticket', 'PROXMOX_PASSWORD')}. A user "
             "with two-factor authentication needs an API token instead."
         )
 
     def _permission_hint(self, acl_path: str | None, privileges: list[str]) -> str:
-        c = self._cluster
-        if c.auth_kind == "token":
+        ident = self._who()
+        if ident.kind == "token":
             who, flag, listing = (
-                f"token {c.token_full_id}",
-                f"--tokens '{c.token_full_id}'",
-                f"`pveum user token permissions {c.token_userid} {c.token_id}`",
+                f"token {ident.full_id}",
+                f"--tokens '{ident.full_id}'",
+                f"`pveum user token permissions {ident.userid} {ident.token_id}`",
             )
         else:
             who, flag, listing = (
-                f"user {c.username}",
-                f"--users '{c.username}'",
-                f"`pveum user permissions {c.username}`",
+                f"user {ident.userid}",
+                f"--users '{ident.userid}'",
+                f"`pveum user permissions {ident.userid}`",
             )
         if acl_path is None:
             return f"PVE refused this for the {who}; see what it may do with {listing}."
@@ -739,9 +823,9 @@ class RestClient:
                 f"`pveum acl modify {acl_path} --roles <ROLE> {flag}`"
             )
         hint = f"The {who} lacks {wanted} on {acl_path}: {grant}."
-        if c.auth_kind == "token":
+        if ident.kind == "token":
             hint += (
-                f" With privilege separation (the default) a token gets only what both it and {c.token_userid} "
+                f" With privilege separation (the default) a token gets only what both it and {ident.userid} "
                 "have, so the user needs the privilege too."
             )
         return hint
