@@ -84,7 +84,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     _setup_logging(os.environ.get("PROXMOX_MCP_LOG_LEVEL", "WARNING").upper())
     from .sim import SimOptions
 
-    options = SimOptions(nodes=args.nodes, vms_per_node=args.guests, seed=args.seed, task_seconds=args.task_seconds)
+    options = SimOptions(
+        nodes=args.nodes, vms_per_node=args.guests, seed=args.seed, task_seconds=args.task_seconds, ssh=args.stdio
+    )
     if args.stdio:
         anyio.run(_demo_stdio, options)
         return 0
@@ -114,6 +116,14 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return anyio.run(run_doctor, settings)
 
 
+def cmd_hostkey(args: argparse.Namespace) -> int:
+    import anyio
+
+    from .hostkey import hostkey_main
+
+    return anyio.run(hostkey_main, args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="proxmox-mcp", description="MCP server for Proxmox VE clusters.")
     p.add_argument("--version", action="version", version=f"proxmox-operator-mcp {__version__}")
@@ -128,6 +138,9 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--task-seconds", type=float, default=0.5, help="how long simulated tasks run")
     sub.add_parser("sim", help="run the simulated cluster standalone (see `proxmox-mcp sim --help`)", add_help=False)
     sub.add_parser("doctor", help="check configuration and connectivity, per cluster")
+    from .hostkey import add_parser as add_hostkey_parser
+
+    add_hostkey_parser(sub)
     sub.add_parser("version", help="print the version")
     return p
 
@@ -144,6 +157,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return cmd_demo(args)
     if cmd == "doctor":
         return cmd_doctor(args)
+    if cmd == "hostkey":
+        return cmd_hostkey(args)
     if cmd == "version":
         print(f"proxmox-operator-mcp {__version__}")
         return 0

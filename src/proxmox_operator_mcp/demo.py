@@ -31,7 +31,8 @@ def print_client_config() -> None:
             proxmox-operator-mcp demo
             =========================
             `proxmox-mcp demo --stdio` serves MCP over stdio against a simulated 3-node Proxmox VE cluster
-            that runs inside the same process (HTTPS on 127.0.0.1, real PVE API shapes, operator mode).
+            that runs inside the same process (HTTPS on 127.0.0.1, real PVE API shapes, operator mode),
+            with an SSH endpoint per node (pinned host keys) for the CLI and file tools.
 
             1. Paste into your MCP client's configuration (Claude Desktop, Cursor, VS Code, Gemini CLI ...):
             """
@@ -110,6 +111,24 @@ async def run_tour(options: Any) -> int:
         bad = await client.call_tool("proxmox_api_call", {"method": "GET", "path": "/nodes/pve1/qemu/1/status"})
         _show("proxmox_api_call with an invalid path is refused by the schema",
               {"isError": bad.is_error, "text": bad.content[0].text if bad.content else ""})  # type: ignore[union-attr]
+
+        # The CLI plane (pvesh/qm over SSH, pinned host key) sees the same cluster as REST.
+        node = vm.get("node") or "pve1"
+        status = await call("proxmox_cli_run", {"argv": ["qm", "status", str(vmid)], "node": node})
+        _show(f'proxmox_cli_run {{"argv": ["qm", "status", "{vmid}"]}}  (over SSH)',
+              {"kind": status.get("kind"), "stdout": status.get("stdout")})
+        pvesm = await call("proxmox_node_terminal_run", {"command": "pvesm status", "node": node})
+        _show('proxmox_node_terminal_run {"command": "pvesm status"}', (pvesm.get("stdout") or "").splitlines())
+        refused = await client.call_tool("proxmox_node_terminal_run", {"command": f"qm stop {vmid}"})
+        _show("a command that changes something is refused by the read-only terminal",
+              {"isError": refused.is_error, "text": refused.content[0].text if refused.content else ""})  # type: ignore[union-attr]
+        # The file plane (SFTP): PVE's own configuration files.
+        storage = await call("proxmox_file_read", {"path": "/etc/pve/storage.cfg"})
+        _show('proxmox_file_read {"path": "/etc/pve/storage.cfg"}  (over SFTP)',
+              {"size": storage.get("size"), "sha256": storage.get("sha256"),
+               "content": (storage.get("content") or "").splitlines()})
+        cli_ok = "status: running" in (status.get("stdout") or "")
     ok = bool(started.get("task", {}).get("ok"))
     print("\nTour finished: " + ("the VM started and its task ended OK." if ok else "the start task did not end OK."))
-    return 0 if ok else 1
+    print("Over SSH, qm " + ("also sees it running." if cli_ok else "does NOT see it running."))
+    return 0 if ok and cli_ok else 1

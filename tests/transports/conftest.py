@@ -22,6 +22,19 @@ def real_sshd() -> Iterator[_sshd.Sshd]:
         server.stop()
 
 
+@pytest.fixture(scope="session")
+def sim_sshd() -> Iterator[_sshd.Sshd]:
+    """A second OpenSSH sshd whose pvesh/qm/pct/pvesm talk to a simulator (see ``Sshd.use_sim``)."""
+    reason = _sshd.sshd_unavailable()
+    if reason:
+        pytest.skip(reason)
+    server = _sshd.start_sshd(fakes=_sshd.SIM_FAKES)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
 @pytest.fixture
 async def fake_node() -> AsyncIterator[_sshd.FakeNode]:
     """A fresh in-process SSH server per test."""

@@ -28,6 +28,7 @@ import anyio
 import asyncssh
 from pydantic import SecretStr
 
+from proxmox_operator_mcp.sim import pvecli
 from proxmox_operator_mcp.transports.ssh import SshTarget
 
 SSHD = "/usr/sbin/sshd"
@@ -77,6 +78,30 @@ head -c "$1" /dev/zero | tr '\\0' x
 """
 
 FAKES = {"pvesh": _FAKE_PVESH, "qm": _FAKE_ECHO, "pct": _FAKE_ECHO, "sleeper": _FAKE_SLEEPER, "bigout": _FAKE_BIGOUT}
+
+# Fakes that talk to the simulated cluster: the system Python runs the package's own
+# sim/pvecli.py (stdlib only, copied next to them) against the simulator's REST API, reading
+# its URL, token and CA from sim.json in the same directory (written by Sshd.use_sim).
+_FAKE_SIM = """#!/usr/bin/python3
+import os, sys
+here = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, here)
+import pvecli
+sys.exit(pvecli.main_http(sys.argv, os.path.join(here, "sim.json")))
+"""
+
+SIM_FAKES = {
+    "pvesh": _FAKE_SIM,
+    "qm": _FAKE_SIM,
+    "pct": _FAKE_SIM,
+    "pvesm": _FAKE_SIM,
+    "pvecli.py": Path(pvecli.__file__).read_text(),
+    "sleeper": _FAKE_SLEEPER,
+    "bigout": _FAKE_BIGOUT,
+}
+
+# Cheap fakes for benchmarks: a shell script costs ~1 ms where a Python one costs ~20 ms.
+BENCH_FAKES = {"qm": "#!/bin/sh\necho \"$@\"\n", "pvesh": "#!/bin/sh\necho '{}'\n"}
 
 
 # --------------------------------------------------------------------------- real sshd
@@ -145,6 +170,17 @@ class Sshd:
         fields.update(overrides)
         return SshTarget(**fields)
 
+    def use_sim(self, sim: Any, node: str | None = None) -> None:
+        """Point the sim fakes at a running simulator (``SimHandle``): URL, token, CA, node."""
+        ca = self.dir / "sim-ca.pem"
+        ca.write_bytes(Path(sim.ca_file).read_bytes())
+        ca.chmod(0o644)
+        cfg = self.fakebin / "sim.json"
+        cfg.write_text(
+            json.dumps({"url": sim.url, "auth_header": sim.auth_header, "ca_file": str(ca), "node": node or sim.default_node})
+        )
+        cfg.chmod(0o644)
+
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.terminate()
@@ -156,8 +192,10 @@ class Sshd:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def start_sshd(user: str = TEST_USER) -> Sshd:
-    """Start sshd on a free 127.0.0.1 port in a fresh directory; ready when it listens."""
+def start_sshd(user: str = TEST_USER, fakes: dict[str, str] | None = None) -> Sshd:
+    """Start sshd on a free 127.0.0.1 port in a fresh directory; ready when it listens.
+
+    ``fakes``: the programs put first on the login user's PATH (default :data:`FAKES`)."""
     account = ensure_test_user(user)
     d = Path(tempfile.mkdtemp(prefix="pmcp-sshd-"))
     d.chmod(0o755)  # the login user must reach fakebin and authorized_keys
@@ -169,9 +207,9 @@ def start_sshd(user: str = TEST_USER) -> Sshd:
     auth.chmod(0o600)
     fakebin = d / "fakebin"
     fakebin.mkdir()
-    for name, text in FAKES.items():
+    for name, text in (FAKES if fakes is None else fakes).items():
         (fakebin / name).write_text(text)
-        (fakebin / name).chmod(0o755)
+        (fakebin / name).chmod(0o644 if name.endswith((".py", ".json")) else 0o755)
     fakebin.chmod(0o755)
     state = d / "state"
     state.mkdir()
@@ -396,7 +434,9 @@ def new_fake_node(*, host_key: asyncssh.SSHKey | None = None) -> FakeNode:
 
 
 __all__ = [
+    "BENCH_FAKES",
     "FAKES",
+    "SIM_FAKES",
     "FakeNode",
     "Sshd",
     "ensure_test_user",

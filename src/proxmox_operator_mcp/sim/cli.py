@@ -35,12 +35,18 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--error-rate", type=float, default=0.0, help="share of requests answered with 500 (0..1)")
     p.add_argument("--fail-path", action="append", default=[], metavar="REGEX", help="API paths answering 500")
     p.add_argument("--down-node", action="append", default=[], metavar="NODE", help="a node that is offline")
+    p.add_argument("--ssh", action="store_true", help="also serve an SSH endpoint per node (CLI, shell, SFTP)")
     return p
 
 
 def _banner(sim: SimHandle) -> str:
     cl = sim.cluster
     env = "\n".join(f"export {k}={shlex.quote(v)}" for k, v in sim.env().items())
+    ssh = ""
+    if sim.ssh is not None:
+        ssh = "".join(
+            f"  SSH {ep.node}:     root@{ep.host}:{ep.port}  {ep.fingerprint}\n" for ep in sim.ssh.endpoints.values()
+        )
     guests = cl.state.guests.values()
     return (
         f"Simulated Proxmox VE 9.2 cluster '{cl.state.cluster_name}': {len(cl.state.nodes)} node(s), "
@@ -54,6 +60,7 @@ def _banner(sim: SimHandle) -> str:
         f"  password:     {sim.password}\n"
         f"  CA file:      {sim.ca_file}\n"
         f"  fingerprint:  {sim.tls.fingerprint_colons if sim.tls else sim.fingerprint}\n"
+        f"{ssh}"
         f"\n"
         f"curl --cacert {shlex.quote(str(sim.ca_file))} -H 'Authorization: {sim.auth_header}' {sim.url}/version\n"
         f"\n"
@@ -93,6 +100,7 @@ def cli_main(argv: Sequence[str]) -> int:
         error_rate=args.error_rate,
         fail_paths=args.fail_path,
         down_nodes=args.down_node,
+        ssh=args.ssh,
     )
     try:
         anyio.run(_serve, options)

@@ -9,6 +9,7 @@ import random
 from collections.abc import Callable
 
 from .auth import AccessControl
+from .files import SimFilesystem
 from .options import Faults, SimOptions
 from .state import ClusterState, Guest, Node, generate
 from .tasks import Clock, SystemClock, Task, TaskManager, encode_upid
@@ -43,6 +44,15 @@ class SimCluster:
         self.rng = random.Random(self.options.seed + 7907)  # pids, MAC addresses, UUIDs of new guests
         self.fault_rng = random.Random(self.options.seed + 7919)  # draws of faults.error_rate
         self._seed_history()
+        self._fs: SimFilesystem | None = None
+        self.agent_exec_results: dict[tuple[int, int], dict[str, object]] = {}  # (vmid, pid) -> exec-status
+
+    @property
+    def fs(self) -> SimFilesystem:
+        """The nodes' files (``/etc/pve`` shared, the rest per node), created on first use."""
+        if self._fs is None:
+            self._fs = SimFilesystem(self)
+        return self._fs
 
     # -- credentials, for callers that wire a client to the simulator --------------------------
 

@@ -49,6 +49,7 @@ class SimOptions:
         latency, error_rate, fail_paths: initial :class:`Faults`.
         down_nodes: nodes that start offline.
         cluster_name: name of the cluster in ``/cluster/status``.
+        ssh: also serve an SSH endpoint per node (CLI, shell and SFTP planes; see :mod:`.ssh`).
     """
 
     nodes: int = 3
@@ -63,6 +64,7 @@ class SimOptions:
     fail_paths: list[str] = field(default_factory=list)
     down_nodes: list[str] = field(default_factory=list)
     cluster_name: str = "sim"
+    ssh: bool = False
 
     def faults(self) -> Faults:
         """The initial fault knobs."""

@@ -15,11 +15,11 @@ import ssl
 import tempfile
 import threading
 from collections.abc import AsyncIterator, MutableMapping
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 import anyio
@@ -31,6 +31,9 @@ from .app import ASGIApp, create_app
 from .cluster import SimCluster
 from .options import SimOptions
 from .tls import TlsFiles, write_tls
+
+if TYPE_CHECKING:
+    from .ssh import SimSsh
 
 __all__ = ["SimHandle", "SimThread", "run_sim"]
 
@@ -57,6 +60,7 @@ class SimHandle:
     token_id: str = "mcp"
     username: str = "root@pam"
     tls: TlsFiles | None = field(default=None, repr=False)
+    ssh: SimSsh | None = field(default=None, repr=False)
 
     @property
     def url(self) -> str:
@@ -78,8 +82,11 @@ class SimHandle:
         return self.cluster.entry_node
 
     def env(self) -> dict[str, str]:
-        """The ``PROXMOX_*`` environment that points this project's server at the simulator."""
+        """The ``PROXMOX_*`` environment that points this project's server at the simulator
+        (with ``PROXMOX_SHELL_SSH_*`` for the default node when SSH is served)."""
+        ssh_env = self.ssh.env(self.default_node) if self.ssh is not None else {}
         return {
+            **ssh_env,
             "PROXMOX_HOST": self.host,
             "PROXMOX_API_PORT": str(self.port),
             "PROXMOX_API_TOKEN_USER": self.token_user,
@@ -250,7 +257,8 @@ async def run_sim(options: SimOptions | None = None, *, cluster: SimCluster | No
     """Serve a simulated cluster over HTTPS on loopback for the duration of the ``async with``.
 
     The port accepts connections as soon as the block is entered; leaving it stops the server
-    and removes the TLS files.
+    and removes the TLS files. With ``options.ssh`` every node also gets an SSH endpoint
+    (``handle.ssh``; asyncio only).
 
     Raises:
         ValueError: ``options.host`` is not a loopback address.
@@ -272,9 +280,15 @@ async def run_sim(options: SimOptions | None = None, *, cluster: SimCluster | No
             listener, tls.server_context(), standard_compatible=False, handshake_timeout=10
         )
         try:
-            async with anyio.create_task_group() as tg:
+            async with AsyncExitStack() as stack, anyio.create_task_group() as tg:
                 tg.start_soon(tls_listener.serve, http.handle, tg)
                 try:
+                    ssh = None
+                    if options.ssh:
+                        # Imported only when asked for: asyncssh costs ~300 ms to import.
+                        from .ssh import serve_ssh
+
+                        ssh = await stack.enter_async_context(serve_ssh(cluster, host))
                     yield SimHandle(
                         cluster=cluster,
                         host=host,
@@ -284,6 +298,7 @@ async def run_sim(options: SimOptions | None = None, *, cluster: SimCluster | No
                         token_secret=cluster.token_secret,
                         password=cluster.password,
                         tls=tls,
+                        ssh=ssh,
                     )
                 finally:
                     tg.cancel_scope.cancel()

@@ -8,31 +8,48 @@ shell in exactly one place.
 
 ``pvesh get|create|set|delete PATH`` is the CLI twin of ``GET|POST|PUT|DELETE /api2/json/PATH``:
 same paths, same parameters, and with ``--output-format json`` the same ``data`` shapes.
+
+Two pure tables say what a command does: :func:`classify_argv` sorts a Proxmox CLI command
+into read / write / destructive (the policy gate decides from that), and :data:`NODE_COMMANDS`
+lists the read-only diagnostic programs (``uptime``, ``df``, ``journalctl`` …) that
+``proxmox_node_terminal_run`` may run besides the Proxmox tools' read subcommands.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import shlex
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Literal
 
-from ..errors import CommandTimeoutError, InvalidArgumentError, ProxmoxServerError, SshError
+from ..errors import (
+    CommandTimeoutError,
+    InvalidArgumentError,
+    ProxmoxServerError,
+    SshError,
+)
 from .ssh import DEFAULT_MAX_OUTPUT, CommandResult, SshPool, SshTarget
 
 __all__ = [
     "ALLOWED_BINARIES",
     "MAX_ARGS",
-    "MAX_ARG_BYTES",
     "MAX_ARGV_BYTES",
+    "MAX_ARG_BYTES",
+    "NODE_COMMANDS",
     "CliRunner",
+    "CommandKind",
     "PveshVerb",
     "build_pvesh_argv",
+    "classify_argv",
     "method_to_pvesh_verb",
     "parse_pvesh_output",
     "resolve_argv",
+    "split_command_line",
     "validate_argv",
+    "validate_node_command",
 ]
 
 ALLOWED_BINARIES: Mapping[str, str] = MappingProxyType(
@@ -134,6 +151,15 @@ def validate_argv(argv: Sequence[str]) -> None:
     Raises:
         InvalidArgumentError: what is wrong.
     """
+    _check_shape(argv)
+    if argv[0] not in ALLOWED_BINARIES:
+        raise InvalidArgumentError(
+            f"{argv[0]!r} is not a Proxmox command the CLI plane runs",
+            hint="allowed: " + ", ".join(ALLOWED_BINARIES),
+        )
+
+
+def _check_shape(argv: Sequence[str]) -> None:
     if isinstance(argv, (str, bytes)) or not isinstance(argv, Sequence) or not argv:
         raise InvalidArgumentError("a command is a non-empty list of arguments, not a string")
     if len(argv) > MAX_ARGS:
@@ -153,11 +179,6 @@ def validate_argv(argv: Sequence[str]) -> None:
         total += size
     if total > MAX_ARGV_BYTES:
         raise InvalidArgumentError(f"the command is {total} bytes long (at most {MAX_ARGV_BYTES})")
-    if argv[0] not in ALLOWED_BINARIES:
-        raise InvalidArgumentError(
-            f"{argv[0]!r} is not a Proxmox command the CLI plane runs",
-            hint="allowed: " + ", ".join(ALLOWED_BINARIES),
-        )
 
 
 def resolve_argv(argv: Sequence[str], *, bare_names: bool = False) -> list[str]:
@@ -223,6 +244,359 @@ def parse_pvesh_output(stdout: str) -> Any:
             hint="Is the program on the node the real pvesh? It is called with --output-format json.",
         )
     return found[0]
+
+
+# --------------------------------------------------------------------------- classification
+
+CommandKind = Literal["read", "write", "destructive"]
+"""What a command does: changes nothing, changes something, or may destroy data / interrupt service."""
+
+
+def _phrases(spec: str) -> frozenset[tuple[str, ...]]:
+    return frozenset(tuple(p.split()) for p in spec.split("|") if p.strip())
+
+
+# binary -> (read phrases, destructive phrases, class of everything else). A phrase is the
+# leading subcommand words; the longest phrase that prefixes the command's words wins. Reads
+# that show credentials or private data (`qm cloudinit dump`, `ceph auth get`, ACME plugin
+# settings) are deliberately not listed as reads, so read-only mode cannot exfiltrate them.
+# Access control and cluster membership fail to destructive rather than to write.
+_CLASSES: Mapping[str, tuple[frozenset[tuple[str, ...]], frozenset[tuple[str, ...]], CommandKind]] = MappingProxyType(
+    {
+        "qm": (
+            _phrases("list|config|status|pending|listsnapshot|showcmd|wait|help|guest exec-status|cloudinit pending"),
+            _phrases(
+                "destroy|stop|reset|rollback|delsnapshot|unlink|disk unlink|template|monitor|sendkey|terminal|"
+                "vncproxy|guest exec|guest passwd|mtunnel"
+            ),
+            "write",
+        ),
+        "pct": (
+            _phrases("list|config|status|pending|listsnapshot|df|cpusets|help"),
+            _phrases("destroy|stop|rollback|delsnapshot|template|exec|enter|console|push|pull|mount"),
+            "write",
+        ),
+        "pvesh": (_phrases("get|ls|usage|help"), _phrases("delete"), "write"),
+        "pvesm": (
+            _phrases(
+                "status|list|path|help|apiinfo|scan|cifsscan|glusterfsscan|iscsiscan|lvmscan|lvmthinscan|nfsscan|"
+                "zfsscan|extractconfig"
+            ),
+            _phrases("free|remove|prune-backups"),
+            "write",
+        ),
+        "pveam": (_phrases("list|available|help"), _phrases("remove"), "write"),
+        "vzdump": (_phrases("help"), frozenset(), "write"),
+        "ha-manager": (
+            _phrases("status|config|groupconfig|help|rules config|rules list"),
+            _phrases("crm-command stop"),
+            "write",
+        ),
+        "pvecm": (_phrases("status|nodes|apiver|help|qdevice help"), frozenset(), "destructive"),
+        "pveum": (
+            _phrases(
+                "help|user list|user permissions|user token list|user token permissions|user tfa list|group list|"
+                "role list|acl list|pool list|realm list"
+            ),
+            frozenset(),
+            "destructive",
+        ),
+        "pvenode": (
+            _phrases("help|config get|task list|task log|task status|cert info|acme account list|acme account info"),
+            _phrases(
+                "stopall|cert delete|cert set|acme cert order|acme cert renew|acme cert revoke|acme account deactivate"
+            ),
+            "write",
+        ),
+        "ceph": (
+            _phrases(
+                "status|health|df|version|versions|quorum_status|report|time-sync-status|osd tree|osd df|osd stat|"
+                "osd ls|osd dump|osd perf|osd find|osd metadata|osd utilization|osd versions|osd ok-to-stop|"
+                "osd safe-to-destroy|osd pool ls|osd pool stats|osd pool get|osd pool autoscale-status|"
+                "osd crush tree|osd crush rule ls|osd crush rule dump|mon stat|mon dump|mgr stat|mgr dump|"
+                "mgr services|mgr module ls|mds stat|fs ls|fs status|fs dump|pg stat|pg dump|pg ls|help"
+            ),
+            _phrases(
+                "osd destroy|osd purge|osd rm|osd out|osd crush remove|osd crush rm|osd pool delete|osd pool rm|"
+                "fs rm|fs fail|mon remove|mon rm|auth del|auth rm|mds fail|mds rm"
+            ),
+            "write",
+        ),
+    }
+)
+_CEPH_STATUS_ARGS = frozenset({"-s", "--status", "-w", "--watch", "-f", "--format", "json", "json-pretty", "plain"})
+_DISK_KEY_RE = re.compile(r"^(?:ide|sata|scsi|virtio|efidisk|tpmstate|unused|mp)\d+$|^rootfs$")
+# pvesh paths whose GET shows secrets, and whose create/set destroys or hands out a shell.
+_PVESH_SECRET_GET = re.compile(r"/agent/file-read$|/cloudinit/dump$|/acme/plugins(?:/|$)|/metrics/server/|/tfa(?:/|$)")
+_PVESH_DESTRUCTIVE = re.compile(
+    r"/status/(?:stop|reset)$|/snapshot/[^/]+/rollback$|/unlink$|/stopall$|/agent/exec$|/agent/file-write$|"
+    r"/(?:termproxy|vncshell|spiceshell|vncproxy|mtunnel)$|/agent/set-user-password$"
+)
+
+
+def _split_options(tokens: Sequence[str]) -> tuple[list[str], dict[str, str]]:
+    """Leading subcommand words (up to the first option or argument that is not a word), and
+    every ``--key value`` / ``--key=value`` / flag option."""
+    words: list[str] = []
+    options: dict[str, str] = {}
+    in_words = True
+    i = 0
+    while i < len(tokens):
+        tok = tokens[i]
+        if tok == "--":
+            break
+        if tok.startswith("-") and len(tok) > 1:
+            in_words = False
+            name, eq, value = tok.lstrip("-").partition("=")
+            if not eq:
+                nxt = tokens[i + 1] if i + 1 < len(tokens) else None
+                if nxt is not None and not nxt.startswith("-"):
+                    value = nxt
+                    i += 1
+                else:
+                    value = "1"
+            options[name] = value
+        elif in_words and re.fullmatch(r"[a-z][a-z0-9_\-]*", tok):
+            words.append(tok)
+        else:
+            in_words = False
+        i += 1
+    return words, options
+
+
+def _truthy(value: str | None) -> bool:
+    return value is not None and value.strip().lower() in {"1", "yes", "true", "on"}
+
+
+def classify_argv(argv: Sequence[str]) -> CommandKind:
+    """What a Proxmox CLI command does: ``"read"``, ``"write"`` or ``"destructive"``.
+
+    A pure table (see ``_CLASSES``): the longest known subcommand phrase decides, refined by a
+    few options (``set --delete scsi1`` detaches a disk, ``shutdown --forceStop 1`` may hard-stop,
+    ``resize`` without ``+`` may shrink). ``pvesh`` is classified by verb and API path. Anything
+    unknown, including programs outside :data:`ALLOWED_BINARIES`, is at least a write; programs
+    outside the table are destructive. Read-only diagnostics (:data:`NODE_COMMANDS`) are reads
+    when :func:`validate_node_command` accepts them.
+    """
+    if isinstance(argv, (str, bytes)) or not argv:
+        return "destructive"
+    program, tokens = argv[0], list(argv[1:])
+    if program in NODE_COMMANDS and program not in _CLASSES:
+        try:
+            validate_node_command(argv)
+        except InvalidArgumentError:
+            return "destructive"
+        return "read"
+    entry = _CLASSES.get(program)
+    if entry is None:
+        return "destructive"
+    reads, destructive, default = entry
+    words, options = _split_options(tokens)
+    if program == "ceph" and not words:
+        return "read" if tokens and set(tokens) <= _CEPH_STATUS_ARGS else default
+    best: tuple[str, ...] = ()
+    kind: CommandKind = default
+    for n in range(len(words), 0, -1):
+        phrase = tuple(words[:n])
+        if phrase in destructive:
+            best, kind = phrase, "destructive"
+            break
+        if phrase in reads:
+            best, kind = phrase, "read"
+            break
+    if program == "pvesh":
+        path = next((t for t in tokens if t.startswith("/")), "")
+        if kind == "read" and best == ("get",) and _PVESH_SECRET_GET.search(path):
+            return "write"
+        forced_stop = path.endswith("/status/shutdown") and _truthy(options.get("forceStop"))
+        if words[:1] in (["create"], ["set"]) and (_PVESH_DESTRUCTIVE.search(path) or forced_stop):
+            return "destructive"
+        return kind
+    if kind != "write":
+        return kind
+    sub = words[:1]
+    if program in ("qm", "pct"):
+        if sub == ["set"] and any(_DISK_KEY_RE.match(k.strip()) for k in re.split(r"[,;\s]+", options.get("delete", ""))):
+            return "destructive"
+        if sub == ["shutdown"] and _truthy(options.get("forceStop")):
+            return "destructive"
+        if sub in (["create"], ["restore"]) and _truthy(options.get("force")):
+            return "destructive"
+        if (sub == ["resize"] or words[:2] == ["disk", "resize"]) and not any(t.startswith("+") for t in tokens):
+            return "destructive"
+    return kind
+
+
+# --------------------------------------------------------------------------- node diagnostics
+
+
+@dataclass(frozen=True)
+class _Rule:
+    """How one diagnostic program may be called so that it only reads."""
+
+    subcommands: frozenset[str] | None = None  # first positional must be one of these (None: any/none)
+    positionals: bool = True  # positional arguments allowed at all
+    only_options: frozenset[str] | None = None  # when set, the only options allowed
+    no_short: str = ""  # short option letters refused (also inside clusters like -xs)
+    no_long: tuple[str, ...] = ()  # long option prefixes refused
+    no_words: frozenset[str] = frozenset()  # positional words refused anywhere
+    no_abbrev: tuple[str, ...] = ()  # single-dash long options refused with any abbreviation (ip -b = -batch)
+
+
+_IP_WRITES = frozenset(
+    {"add", "del", "delete", "change", "chg", "replace", "set", "flush", "append", "prepend", "save", "restore",
+     "exec", "netns", "update", "test"}
+)
+_NODE_RULES: Mapping[str, _Rule] = MappingProxyType(
+    {
+        "pveversion": _Rule(positionals=False, only_options=frozenset({"-v", "--verbose"})),
+        "pvereport": _Rule(positionals=False, only_options=frozenset()),
+        "pvesubscription": _Rule(subcommands=frozenset({"get"})),
+        "uptime": _Rule(positionals=False),
+        "hostname": _Rule(
+            positionals=False,
+            only_options=frozenset(
+                {"-f", "-s", "-d", "-i", "-I", "-A", "--fqdn", "--long", "--short", "--domain", "--ip-address",
+                 "--all-ip-addresses", "--all-fqdns"}
+            ),
+        ),
+        "uname": _Rule(positionals=False),
+        "date": _Rule(positionals=True, no_short="sf", no_long=("--set", "--file")),
+        "free": _Rule(positionals=False),
+        "df": _Rule(),
+        "lsblk": _Rule(),
+        "lscpu": _Rule(),
+        "lspci": _Rule(),
+        "lsusb": _Rule(),
+        "nproc": _Rule(),
+        "sensors": _Rule(no_short="s", no_long=("--set",)),
+        "ps": _Rule(),
+        "ls": _Rule(),
+        "id": _Rule(),
+        "whoami": _Rule(),
+        "w": _Rule(),
+        "ip": _Rule(
+            subcommands=frozenset(
+                {"a", "addr", "address", "l", "link", "r", "ro", "route", "n", "neigh", "neighbor", "neighbour",
+                 "ru", "rule", "maddr", "maddress", "-br"}
+            ),
+            no_abbrev=("-batch", "-force"),
+            no_words=_IP_WRITES,
+        ),
+        "ss": _Rule(no_short="KD", no_long=("--kill", "--diag")),
+        "journalctl": _Rule(
+            no_long=("--vacuum", "--rotate", "--flush", "--sync", "--relinquish-var", "--smart-relinquish-var",
+                     "--setup-keys", "--update-catalog", "--cursor-file")
+        ),
+        "systemctl": _Rule(
+            subcommands=frozenset(
+                {"status", "is-active", "is-enabled", "is-failed", "is-system-running", "list-units",
+                 "list-unit-files", "list-timers", "list-sockets", "list-dependencies", "list-jobs", "show", "cat"}
+            )
+        ),
+        "dmesg": _Rule(no_short="cCnDE", no_long=("--clear", "--read-clear", "--console")),
+        "zpool": _Rule(subcommands=frozenset({"status", "list", "iostat", "get", "history"})),
+        "zfs": _Rule(subcommands=frozenset({"list", "get"})),
+        **{name: _Rule() for name in ("pvs", "vgs", "lvs", "pvdisplay", "vgdisplay", "lvdisplay")},
+        "smartctl": _Rule(
+            no_short="tsoSXg", no_long=("--test", "--smart", "--offlineauto", "--saveauto", "--abort", "--set")
+        ),
+        "corosync-quorumtool": _Rule(positionals=False, only_options=frozenset({"-s", "-l", "-i", "-p", "-H"})),
+        "corosync-cfgtool": _Rule(positionals=False, only_options=frozenset({"-s", "-n"})),
+        "timedatectl": _Rule(
+            subcommands=frozenset({"status", "show", "timesync-status", "show-timesync", "list-timezones"})
+        ),
+        "chronyc": _Rule(
+            subcommands=frozenset({"tracking", "sources", "sourcestats", "activity", "ntpdata", "serverstats"}),
+            only_options=frozenset({"-n", "-c", "-N"}),
+        ),
+    }
+)
+
+NODE_COMMANDS: tuple[str, ...] = tuple(_NODE_RULES)
+"""Read-only diagnostic programs a node may run besides the Proxmox tools (called by bare name,
+with the option and subcommand checks of :func:`validate_node_command`)."""
+
+_SHELL_OPERATORS = frozenset("|&;<>()")
+
+
+def validate_node_command(argv: Sequence[str]) -> None:
+    """Check that ``argv`` is a read-only diagnostic: one of :data:`NODE_COMMANDS`, or a Proxmox
+    tool's read subcommand (:func:`classify_argv` says ``"read"``).
+
+    Raises:
+        InvalidArgumentError: what is refused, and which tool to use instead.
+    """
+    _check_shape(argv)
+    program, args = argv[0], list(argv[1:])
+    if program in ALLOWED_BINARIES:
+        if classify_argv(argv) != "read":
+            raise InvalidArgumentError(
+                f"`{' '.join(argv[:3])}` is not a read-only command",
+                hint="Run Proxmox commands that change something with proxmox_cli_run.",
+            )
+        return
+    rule = _NODE_RULES.get(program)
+    if rule is None:
+        raise InvalidArgumentError(
+            f"{program!r} is not one of the read-only node commands",
+            hint="allowed: Proxmox read subcommands (qm list, pvecm status …) and "
+            + ", ".join(NODE_COMMANDS)
+            + ". Anything else needs proxmox_shell_run (admin, when enabled).",
+        )
+    positionals: list[str] = []
+    for arg in args:
+        if arg.startswith("-") and len(arg) > 1 and not (program == "date" and arg.startswith("+")):
+            if rule.only_options is not None and arg.split("=", 1)[0] not in rule.only_options:
+                raise InvalidArgumentError(f"option {arg!r} is not allowed for {program} here")
+            bare = arg.split("=", 1)[0].lstrip("-")
+            if any(bare and p.lstrip("-").startswith(bare) for p in rule.no_abbrev):
+                raise InvalidArgumentError(f"option {arg!r} of {program} changes something; refused")
+            if any(arg.startswith(p) for p in rule.no_long):
+                raise InvalidArgumentError(f"option {arg!r} of {program} changes something; refused")
+            if not arg.startswith("--") and any(c in rule.no_short for c in arg[1:]):
+                raise InvalidArgumentError(f"option {arg!r} of {program} changes something; refused")
+        else:
+            positionals.append(arg)
+    if positionals and not rule.positionals and not (program == "date" and all(p.startswith("+") for p in positionals)):
+        raise InvalidArgumentError(f"{program} takes no arguments here (got {positionals[0]!r})")
+    if program == "date" and any(not p.startswith("+") for p in positionals):
+        raise InvalidArgumentError("date only takes a +FORMAT argument here (a date argument sets the clock)")
+    if rule.subcommands is not None and positionals and positionals[0] not in rule.subcommands:
+        raise InvalidArgumentError(
+            f"`{program} {positionals[0]}` is not one of the read-only forms",
+            hint=f"allowed: {program} " + "|".join(sorted(rule.subcommands)),
+        )
+    refused = [p for p in positionals if p in rule.no_words]
+    if refused:
+        raise InvalidArgumentError(f"`{program} … {refused[0]}` changes something; refused")
+
+
+def split_command_line(line: str) -> list[str]:
+    """Split a command line the way a POSIX shell would, without running one.
+
+    Quotes and backslashes work as in ``sh``; nothing is expanded (``$HOME`` and ``*`` stay
+    literal). Pipes, redirections, ``;``, ``&&`` and subshells are refused, not passed on.
+
+    Raises:
+        InvalidArgumentError: unbalanced quotes, an empty line, or a shell operator.
+    """
+    lexer = shlex.shlex(line, posix=True, punctuation_chars=True)
+    lexer.whitespace_split = True
+    lexer.commenters = ""
+    try:
+        tokens = list(lexer)
+    except ValueError as exc:
+        raise InvalidArgumentError(f"cannot split the command line: {exc}") from None
+    for tok in tokens:
+        if tok and set(tok) <= _SHELL_OPERATORS:
+            raise InvalidArgumentError(
+                f"shell operator {tok!r} in the command line: this runs one command without a shell",
+                hint="Quote the character if it is meant literally; pipes and redirections need proxmox_shell_run.",
+            )
+    if not tokens:
+        raise InvalidArgumentError("the command line is empty")
+    return tokens
 
 
 class CliRunner:

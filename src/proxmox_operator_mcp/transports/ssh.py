@@ -65,8 +65,12 @@ __all__ = [
     "ScannedHostKey",
     "SshPool",
     "SshTarget",
+    "KeyInstalled",
+    "client_public_key",
     "host_key_fingerprint",
+    "install_authorized_key",
     "parse_host_key_pin",
+    "pinned_fingerprints",
     "remote_command",
     "render_output",
     "scan_host_key",
@@ -645,6 +649,17 @@ class _HostKeyPolicy:
         return opts
 
 
+def pinned_fingerprints(target: SshTarget) -> list[str]:
+    """SHA-256 fingerprints the target pins (its ``host_keys`` and its known_hosts file).
+
+    Blocking (reads the known_hosts file): call it in a worker thread from async code.
+
+    Raises:
+        ConfigError: a pin or the known_hosts file is unusable.
+    """
+    return _HostKeyPolicy(target).expected()
+
+
 def _key_line(key: asyncssh.SSHKey) -> str:
     return key.export_public_key("openssh").decode().split("\n")[0].strip()
 
@@ -1198,3 +1213,163 @@ async def scan_host_key(host: str, port: int = 22, *, timeout: float = 10.0) -> 
     if key is None:
         raise SshError(f"{host}:{port} offered no plain public host key (only certificates?)")
     return ScannedHostKey(key.get_algorithm(), _key_line(key), key.get_fingerprint("sha256"))
+
+
+# --------------------------------------------------------------------------- bootstrap
+
+
+async def client_public_key(target: SshTarget) -> str:
+    """The OpenSSH public key line of the target's client key (what goes into authorized_keys).
+
+    Raises:
+        SshError: the key cannot be read or decrypted.
+    """
+    key = await anyio.to_thread.run_sync(_load_client_key, target)
+    return f"{_key_line(key)} proxmox-operator-mcp"
+
+
+def _key_id(line: str) -> tuple[str, str] | None:
+    """``(type, base64)`` of an authorized_keys line (options and comment ignored), or None."""
+    parts = line.split()
+    for i, part in enumerate(parts):
+        if part in _KEY_TYPES and i + 1 < len(parts):
+            return part, parts[i + 1]
+    return None
+
+
+class KeyInstalled(NamedTuple):
+    """What :func:`install_authorized_key` did."""
+
+    added: bool
+    path: str
+    key_login_works: bool
+    public_key: str
+
+
+async def install_authorized_key(
+    target: SshTarget,
+    *,
+    password: SecretStr,
+    fingerprint: str,
+    public_key: str,
+    timeout: float = 30.0,
+) -> KeyInstalled:
+    """Log in once with a password, pinned to ``fingerprint``, and add ``public_key`` to the
+    user's ``~/.ssh/authorized_keys`` (nothing is added when it is there already). Then check
+    that a key login works, pinned to the same fingerprint.
+
+    The file is replaced atomically in its real directory (on PVE ``/root/.ssh/authorized_keys``
+    links into ``/etc/pve/priv``; the link stays). The password is used for this one
+    connection and is neither kept nor logged.
+
+    Raises:
+        HostKeyChangedError: the node offered another host key than ``fingerprint``.
+        SshError: the password was refused, or SFTP failed.
+    """
+    from .files import FilePolicy, write_file
+
+    impl = _asyncssh()
+    ssh = impl.mod
+    pin = parse_host_key_pin(fingerprint)
+    if not pin.startswith("SHA256:"):
+        pin = host_key_fingerprint(pin)
+    ident = _key_id(public_key)
+    if ident is None:
+        raise InvalidArgumentError("not an OpenSSH public key line")
+    client = impl.PinnedClient((pin,))
+    try:
+        with anyio.fail_after(timeout):
+            conn = await ssh.connect(
+                target.host,
+                target.port,
+                username=target.username,
+                password=password.get_secret_value(),
+                client_factory=lambda: client,
+                known_hosts=([], [], []),
+                server_host_key_algs=list(PREFERRED_HOST_KEY_ALGS),
+                client_keys=[],
+                config=None,
+                agent_path=None,
+                agent_forwarding=False,
+                x509_trusted_certs=None,
+                preferred_auth="keyboard-interactive,password",
+                password_auth=True,
+                kbdint_auth=True,
+                host_based_auth=False,
+                gss_auth=False,
+                gss_kex=False,
+                connect_timeout=target.connect_timeout,
+                login_timeout=target.connect_timeout,
+            )
+    except ssh.HostKeyNotVerifiable:
+        offered = client.offered.get_fingerprint("sha256") if client.offered is not None else "no usable key"
+        raise HostKeyChangedError(
+            f"node {target.node} ({target.address}) offered host key {offered}, not the confirmed {pin}; "
+            "nothing was sent (the password neither)",
+            hint="Scan again and compare with `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` on the console.",
+        ) from None
+    except ssh.PermissionDenied:
+        raise SshError(
+            f"the password login as {target.username} was refused by {target.describe()}",
+            hint="Check the password, and that sshd allows password logins for this user "
+            "(PasswordAuthentication / PermitRootLogin yes) during the bootstrap.",
+        ) from None
+    except TimeoutError:
+        raise SshError(f"timed out after {timeout:g} s logging in to {target.describe()}") from None
+    except (ssh.Error, OSError) as exc:
+        raise SshError(f"cannot log in to {target.describe()}: {_reason(exc)}") from None
+    try:
+        async with conn:
+            with anyio.fail_after(timeout):
+                async with conn.start_sftp_client() as sftp:
+                    home = str(await sftp.realpath("."))
+                    ssh_dir = home.rstrip("/") + "/.ssh"
+                    path = ssh_dir + "/authorized_keys"
+                    if not await sftp.exists(ssh_dir):
+                        await sftp.mkdir(ssh_dir, ssh.SFTPAttrs(permissions=0o700))
+                    try:
+                        async with sftp.open(path, "rb") as f:
+                            current = (await f.read()).decode("utf-8", "replace")
+                    except ssh.SFTPNoSuchFile:
+                        current = ""
+                    added = ident not in {_key_id(line) for line in current.splitlines()}
+                    if added:
+                        text = current + ("" if not current or current.endswith("\n") else "\n") + public_key + "\n"
+                        policy = FilePolicy(read=("/",), write=("/",))  # a fixed path; it may link anywhere
+                        await write_file(sftp, path, text.encode(), policy, mode=0o600)
+    except ssh.Error as exc:
+        raise SshError(f"cannot update authorized_keys on {target.describe()}: {_reason(exc)}") from None
+    works = await _key_login_works(target, pin, timeout)
+    return KeyInstalled(added=added, path=path, key_login_works=works, public_key=public_key)
+
+
+async def _key_login_works(target: SshTarget, fingerprint: str, timeout: float) -> bool:
+    impl = _asyncssh()
+    ssh = impl.mod
+    key = await anyio.to_thread.run_sync(_load_client_key, target)
+    try:
+        with anyio.fail_after(timeout):
+            conn = await ssh.connect(
+                target.host,
+                target.port,
+                username=target.username,
+                client_factory=lambda: impl.PinnedClient((fingerprint,)),
+                known_hosts=([], [], []),
+                server_host_key_algs=list(PREFERRED_HOST_KEY_ALGS),
+                client_keys=[key],
+                passphrase=None,
+                config=None,
+                agent_path=None,
+                x509_trusted_certs=None,
+                preferred_auth="publickey",
+                password_auth=False,
+                kbdint_auth=False,
+                host_based_auth=False,
+                gss_auth=False,
+                gss_kex=False,
+                connect_timeout=target.connect_timeout,
+            )
+    except (ssh.Error, OSError, TimeoutError):
+        return False
+    conn.close()
+    return True
