@@ -59,7 +59,11 @@ async def api_call(ctx: ToolContext, args: ApiCallIn) -> ApiCallOut:
         from ..transports.upid import Upid
 
         seconds = wait_seconds(args.wait)
-        task = await wait_task(ctx, data, seconds) if seconds > 0 else task_out(data, Upid.parse(data).node, {})
+        task = (
+            await wait_task(ctx, data, seconds)
+            if seconds > 0
+            else task_out(data, Upid.parse(data).node, {}, cluster=ctx.cluster.name)
+        )
     text = json.dumps(data, separators=(",", ":"), default=str)
     if len(text) > MAX_DATA_CHARS:
         return ApiCallOut(

@@ -94,6 +94,26 @@ def compact_schema(schema: Any) -> Any:
     return schema
 
 
+def _non_null(schema: Any) -> Any:
+    """``anyOf: [T, null], default: null`` says just ``T`` (not required): structured content is
+    dumped with ``exclude_none``, so an optional output field is absent rather than null, and an
+    optional input is simply left out (an explicit null is still accepted)."""
+    if isinstance(schema, list):
+        return [_non_null(x) for x in schema]
+    if not isinstance(schema, dict):
+        return schema
+    # additionalProperties: true is JSON Schema's default; saying it costs bytes on every object.
+    out = {k: _non_null(v) for k, v in schema.items() if not (k == "additionalProperties" and v is True)}
+    alts = out.get("anyOf")
+    if isinstance(alts, list) and {"type": "null"} in alts:
+        rest = [a for a in alts if a != {"type": "null"}]
+        del out["anyOf"]
+        if out.get("default", 0) is None:
+            del out["default"]
+        out.update(rest[0] if len(rest) == 1 else {"anyOf": rest})
+    return out
+
+
 @dataclass(frozen=True)
 class ToolSpec(Generic[InT, OutT]):
     """A tool declared as data. Registration and filtering happen in one place (server.app)."""
@@ -120,10 +140,10 @@ class ToolSpec(Generic[InT, OutT]):
         return replace(self, **changes)
 
     def input_schema(self) -> dict[str, Any]:
-        return compact_schema(self.input_schema_override or self.input_model.model_json_schema())
+        return _non_null(compact_schema(self.input_schema_override or self.input_model.model_json_schema()))
 
     def output_schema(self) -> dict[str, Any]:
-        return compact_schema(self.output_model.model_json_schema())
+        return _non_null(compact_schema(self.output_model.model_json_schema()))
 
 
 def tool(
@@ -187,6 +207,23 @@ class ToolContext:
         self._cluster_name = cluster
         self._progress = progress
         self.principal = dict(principal or {})
+
+    def for_cluster(self, name: str) -> ToolContext:
+        """The same context acting on cluster ``name`` (job ids name their cluster).
+
+        Raises:
+            InvalidArgumentError: no such cluster is configured.
+        """
+        sub = ToolContext(
+            settings=self.settings,
+            gate=self.gate,
+            tool_name=self.tool_name,
+            cluster=name,
+            progress=self._progress,
+            principal=self.principal,
+        )
+        sub.cluster  # noqa: B018  (fails early on an unknown cluster)
+        return sub
 
     @property
     def cluster(self) -> ClusterConfig:

@@ -20,11 +20,14 @@ __all__ = [
     "PageInput",
     "TaskOut",
     "WaitField",
+    "decode_job",
     "encode_cursor",
+    "encode_job",
     "locate_guest",
     "number",
     "page_items",
     "project",
+    "started",
     "task_out",
     "wait_seconds",
     "wait_task",
@@ -34,7 +37,7 @@ GuestKind = Literal["qemu", "lxc"]
 
 WaitField = Field(
     default=False,
-    description="false: return the task at once; true: wait up to 120 s; a number: wait that many seconds (max 900).",
+    description="false: return the job at once; true: wait up to 120 s; N: wait N s (max 900).",
 )
 
 
@@ -128,24 +131,52 @@ async def locate_guest(ctx: ToolContext, vmid: int, kind: GuestKind, node: str |
     )
 
 
+def encode_job(cluster: str, upid: str) -> str:
+    """A job id: urlsafe base64 of ``cluster|UPID``, so any replica can answer without state."""
+    return base64.urlsafe_b64encode(f"{cluster}|{upid}".encode()).decode().rstrip("=")
+
+
+def decode_job(job: str) -> tuple[str, str]:
+    """``(cluster, upid)`` of a job id.
+
+    Raises:
+        InvalidArgumentError: not a job id this server issued.
+    """
+    try:
+        raw = base64.urlsafe_b64decode(job + "=" * (-len(job) % 4)).decode()
+    except (ValueError, UnicodeDecodeError):
+        raw = ""
+    cluster, sep, upid = raw.partition("|")
+    if not sep or not cluster or not upid.startswith("UPID:"):
+        raise InvalidArgumentError(
+            "job is not a job id this server issued",
+            hint="Pass the `job` field of a task returned by an action tool (or see proxmox_task_list).",
+        )
+    return cluster, upid
+
+
 class TaskOut(Output):
+    job: str | None = Field(None, description="For job_get/job_wait/job_logs/job_cancel.")
     upid: str
     node: str
     type: str | None = None
     id: str | None = None
     user: str | None = None
     status: Literal["running", "stopped"]
-    exitstatus: str | None = Field(None, description="OK on success; PVE's error text otherwise.")
-    ok: bool | None = Field(None, description="True when stopped with OK; null while running.")
+    exitstatus: str | None = None
+    ok: bool | None = Field(None, description="Stopped with exitstatus OK.")
     starttime: int | None = None
     endtime: int | None = None
-    log_tail: list[str] | None = Field(None, description="Last log lines, when the task failed.")
+    log_tail: list[str] | None = Field(None, description="Last log lines if it failed.")
 
 
-def task_out(upid: str, node: str, st: Mapping[str, Any], log_tail: list[str] | None = None) -> TaskOut:
+def task_out(
+    upid: str, node: str, st: Mapping[str, Any], log_tail: list[str] | None = None, cluster: str | None = None
+) -> TaskOut:
     status = "stopped" if st.get("status") == "stopped" else "running"
     exitstatus = st.get("exitstatus") if status == "stopped" else None
     return TaskOut(
+        job=encode_job(cluster, upid) if cluster else None,
         upid=upid,
         node=node,
         type=st.get("type"),
@@ -180,10 +211,13 @@ async def task_log_tail(ctx: ToolContext, node: str, upid: str, lines: int = 20)
     return texts[-lines:]
 
 
-async def wait_task(ctx: ToolContext, upid: str, seconds: float) -> TaskOut:
+async def wait_task(ctx: ToolContext, upid: str, seconds: float, *, follow_log: bool = False) -> TaskOut:
     """Poll the task until it stops or ``seconds`` pass (the poll schedule of
     :func:`~proxmox_operator_mcp.transports.tasks.next_poll_delay`: at most 80 ms apart for the
     first minute, so the answer comes within ~100 ms of the task's end; then backing off to 1 s).
+
+    Each poll reports progress (elapsed of ``seconds``); with ``follow_log`` the message is the
+    task's newest log line. Cancelling the caller (anyio) stops the wait, never the task.
 
     Returns the last status (still running if the wait ran out: the task is not touched).
     """
@@ -194,16 +228,40 @@ async def wait_task(ctx: ToolContext, upid: str, seconds: float) -> TaskOut:
     start = time.monotonic()
     deadline = start + seconds
     delay: float | None = None
+    seen = 0
     while True:
         st = await task_status(ctx, node, upid)
         now = time.monotonic()
         if st.get("status") == "stopped" or now >= deadline:
             break
-        await ctx.progress(now - start, seconds, f"task {st.get('type', '')} running")
+        message = f"task {st.get('type', '')} running"
+        if follow_log:
+            lines = await ctx.api("GET", f"/nodes/{node}/tasks/{upid}/log", {"start": seen, "limit": 500}, node=node)
+            if lines:
+                seen += len(lines)
+                message += ": " + clean_text(lines[-1].get("t", ""), 200)
+        await ctx.progress(now - start, seconds, message)
         delay = next_poll_delay(delay, now - start)
         await anyio.sleep(min(delay, max(0.0, deadline - now)))
     tail = None
     if st.get("status") == "stopped" and st.get("exitstatus") != "OK":
         tail = await task_log_tail(ctx, node, upid)
-    return task_out(upid, node, st, tail)
+    return task_out(upid, node, st, tail, ctx.cluster.name)
+
+
+async def started(ctx: ToolContext, upid: Any, wait: bool | float, what: str) -> TaskOut:
+    """The answer of a tool that started a PVE task: the job handle at once, or the finished task
+    when ``wait`` asks to wait inline.
+
+    Raises:
+        InvalidArgumentError: PVE returned no UPID.
+    """
+    from ..transports.upid import Upid
+
+    if not isinstance(upid, str) or not upid.startswith("UPID:"):
+        raise InvalidArgumentError(f"PVE returned no task for {what}")
+    seconds = wait_seconds(wait)
+    if seconds > 0:
+        return await wait_task(ctx, upid, seconds)
+    return task_out(upid, Upid.parse(upid).node, {"status": "running"}, cluster=ctx.cluster.name)
 

@@ -23,9 +23,7 @@ from .common import (
     number,
     page_items,
     project,
-    task_out,
-    wait_seconds,
-    wait_task,
+    started,
 )
 
 __all__ = ["TOOLS"]
@@ -194,13 +192,7 @@ async def _action(ctx: ToolContext, args: VmActionIn | LxcActionIn, kind: GuestK
         destructive=args.action in _DESTRUCTIVE_ACTIONS,
         targets=(f"{what}{f' ({name})' if name else ''} on {node}",),
     )
-    if not isinstance(upid, str):
-        raise InvalidArgumentError(f"PVE returned no task for {args.action} of {what}")
-    seconds = wait_seconds(args.wait)
-    if seconds > 0:
-        task = await wait_task(ctx, upid, seconds)
-    else:
-        task = task_out(upid, node, {"status": "running"})
+    task = await started(ctx, upid, args.wait, f"{args.action} of {what}")
     return ActionOut(vmid=args.vmid, node=node, action=args.action, task=task)
 
 

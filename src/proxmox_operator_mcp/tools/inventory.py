@@ -9,7 +9,17 @@ from pydantic import Field
 from .. import __version__
 from ..errors import InvalidArgumentError, ProxmoxMCPError
 from .base import Input, NodeName, Output, ToolContext, ToolSpec, VmId, clean_text, tool
-from .common import Page, PageInput, TaskOut, number, page_items, project, task_log_tail, task_out, task_status
+from .common import (
+    Page,
+    PageInput,
+    TaskOut,
+    number,
+    page_items,
+    project,
+    task_log_tail,
+    task_out,
+    task_status,
+)
 
 __all__ = ["TOOLS"]
 

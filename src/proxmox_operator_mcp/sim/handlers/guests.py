@@ -1033,6 +1033,39 @@ def agent_command(call: Call) -> dict[str, Any]:
     return _agent(call, command)
 
 
+def _agent_ready(call: Call) -> Guest:
+    g = call.guest("qemu")
+    if not _agent_enabled(g):
+        raise PVEError(500, "No QEMU guest agent configured")
+    if not g.running:
+        raise PVEError(500, f"VM {g.vmid} is not running")
+    return g
+
+
+def agent_exec(call: Call) -> dict[str, Any]:
+    """``POST .../agent/exec``: run the command in the tiny guest model of :mod:`..pvecli`."""
+    from ..pvecli import guest_exec
+
+    g = _agent_ready(call)
+    command = call.param("command")
+    argv = [str(x) for x in command] if isinstance(command, list) else str(command).split()
+    ostype = g.config.get("ostype", "l26")
+    facts = {"hostname": g.name, "ostype": "windows" if ostype.startswith("win") else "debian"}
+    code, out, err = guest_exec(argv, facts, str(call.param("input-data") or "").encode())
+    results = call.cluster.agent_exec_results
+    pid = 1000 + len(results)
+    results[(g.vmid, pid)] = {"exited": 1, "exitcode": code, "out-data": out, "err-data": err}
+    return {"pid": pid}
+
+
+def agent_exec_status(call: Call) -> dict[str, Any]:
+    g = _agent_ready(call)
+    found = call.cluster.agent_exec_results.get((g.vmid, int(call.param("pid"))))
+    if found is None:
+        raise PVEError(500, f"Agent error: GuestExecStatus: no such process (pid {call.param('pid')})")
+    return {k: v for k, v in found.items() if v != ""}
+
+
 # --- routes ------------------------------------------------------------------------------------
 
 
@@ -1066,6 +1099,8 @@ def _register() -> None:
     agent = "/nodes/{node}/qemu/{vmid}/agent"
     route("GET", agent)(index(*_AGENT_COMMANDS, key="name"))
     route("POST", agent)(agent_command)
+    route("POST", f"{agent}/exec")(agent_exec)
+    route("GET", f"{agent}/exec-status")(agent_exec_status)
     for command in _AGENT_COMMANDS:
         method = "POST" if command == "ping" else "GET"
         route(method, f"{agent}/{command}")(partial(_agent, command=command))
