@@ -124,6 +124,134 @@ def cmd_hostkey(args: argparse.Namespace) -> int:
     return anyio.run(hostkey_main, args)
 
 
+def cmd_policy(args: argparse.Namespace) -> int:
+    import json
+
+    from .errors import ConfigError, ProxmoxMCPError
+    from .policy.explain import operations_for
+    from .policy.rules import DEFAULT_POLICY, Policy, load_policy
+
+    try:
+        if args.policy_command == "check":
+            policy = load_policy(args.file)
+            for warning in policy.warnings():
+                print(f"warning: {warning}")
+            print(f"{args.file}: {len(policy.rules)} rules, valid")
+            return 0
+        path = args.policy or os.environ.get("PROXMOX_MCP_POLICY_FILE", "").strip()
+        policy: Policy = load_policy(path) if path else DEFAULT_POLICY
+        try:
+            arguments = json.loads(args.arguments)
+        except ValueError as exc:
+            print(f"ARGS must be a JSON object: {exc}", file=sys.stderr)
+            return EXIT_CONFIG
+        if not isinstance(arguments, dict):
+            print("ARGS must be a JSON object", file=sys.stderr)
+            return EXIT_CONFIG
+        mode = args.mode or os.environ.get("PROXMOX_MCP_ACCESS", "read-only").strip()
+        for op in operations_for(args.tool, arguments, cluster=args.cluster):
+            print(policy.explain(op, mode).text())
+        return 0
+    except ConfigError as exc:
+        print(exc.to_text(), file=sys.stderr)
+        return EXIT_CONFIG
+    except ProxmoxMCPError as exc:
+        print(exc.to_text(), file=sys.stderr)
+        return 1
+
+
+def _audit_key(settings: Any) -> bytes | None:
+    if not settings.audit_hmac_key_ref:
+        return None
+    import anyio
+
+    from .secrets import SecretRef
+
+    async def get() -> bytes:
+        secret = await settings.resolver.get(SecretRef.parse(settings.audit_hmac_key_ref))
+        return secret.get_secret_value().encode()
+
+    return anyio.run(get)
+
+
+def cmd_approve(args: argparse.Namespace) -> int:
+    import getpass
+    import time
+
+    from .errors import ProxmoxMCPError
+    from .policy.approvals import ApprovalStore
+
+    settings = _load()
+    if settings.approvals_dir is None:
+        print("Out-of-band approvals are off: set PROXMOX_MCP_APPROVALS_DIR (the server's directory).", file=sys.stderr)
+        return EXIT_CONFIG
+    store = ApprovalStore(settings.approvals_dir)
+    if args.list or not args.id:
+        pending = store.list_pending()
+        for approval in pending:
+            print(approval.describe(time.time()))
+        if not pending:
+            print("no pending approvals")
+        return 0
+    approval = store.get(args.id)
+    if approval is None:
+        print(f"no approval {args.id!r} is waiting (unknown id, or already used)", file=sys.stderr)
+        return 1
+    print(approval.describe(time.time()))
+    if approval.status != "pending":
+        print(f"nothing to do: it was already {approval.status} by {approval.approver}", file=sys.stderr)
+        return 1
+    verb = "deny" if args.deny else "approve"
+    if not args.yes:
+        if not sys.stdin.isatty():
+            print(f"refusing to {verb} without a terminal: pass --yes", file=sys.stderr)
+            return 1
+        if input(f"{verb.capitalize()} this? Type {verb}: ").strip() != verb:
+            print("nothing changed")
+            return 1
+    who = args.approver or os.environ.get("SUDO_USER") or getpass.getuser()
+    try:
+        decided = store.deny(args.id, who) if args.deny else store.approve(args.id, who)
+    except ProxmoxMCPError as exc:
+        print(exc.to_text(), file=sys.stderr)
+        return 1
+    if settings.audit_path is not None:
+        from .policy.audit import AuditLog
+
+        with AuditLog(settings.audit_path, hmac_key=_audit_key(settings)) as audit:
+            audit.append({"kind": "approval", "approval": decided.id, "status": decided.status, "approver": who,
+                          "principal": decided.principal, "tool": decided.tool, "summary": list(decided.summary)})
+    print(f"{decided.status} by {who}: the call can be retried with approval_id={decided.id!r}"
+          if decided.status == "approved" else f"denied by {who}")
+    return 0
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    from .policy.audit import verify
+
+    settings = _load()
+    target = args.path or settings.audit_path
+    if target is None:
+        print("Which log? Pass PATH or set PROXMOX_MCP_AUDIT_PATH.", file=sys.stderr)
+        return EXIT_CONFIG
+    try:
+        result = verify(target, _audit_key(settings))
+    except ValueError as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_CONFIG
+    for warning in result.warnings:
+        print(f"warning: {warning}")
+    if result.ok:
+        print(f"OK: {result.reason}")
+        return 0
+    bad = result.first_bad
+    where = f"{bad.file} line {bad.line}" + (f" (seq {bad.seq})" if bad and bad.seq is not None else "") if bad else ""
+    print(f"FAILED at {where}: {result.reason}")
+    print(f"{result.records} records before it verify.")
+    return 1
+
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="proxmox-mcp", description="MCP server for Proxmox VE clusters.")
     p.add_argument("--version", action="version", version=f"proxmox-operator-mcp {__version__}")
@@ -138,6 +266,26 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--task-seconds", type=float, default=0.5, help="how long simulated tasks run")
     sub.add_parser("sim", help="run the simulated cluster standalone (see `proxmox-mcp sim --help`)", add_help=False)
     sub.add_parser("doctor", help="check configuration and connectivity, per cluster")
+    pol = sub.add_parser("policy", help="check a policy file, or explain what it does with a call")
+    pol_sub = pol.add_subparsers(dest="policy_command", required=True)
+    chk = pol_sub.add_parser("check", help="validate a policy file; list every problem with its line")
+    chk.add_argument("file")
+    exp = pol_sub.add_parser("explain", help="what the policy would do with TOOL ARGS, and why")
+    exp.add_argument("tool", help="proxmox_api_call, proxmox_cli_run, proxmox_shell_run, proxmox_file_read/write")
+    exp.add_argument("arguments", help='the tool arguments as JSON, e.g. \'{"method": "DELETE", "path": "/nodes/pve1/qemu/101"}\'')
+    exp.add_argument("--mode", choices=("read-only", "operator", "admin"), help="default: PROXMOX_MCP_ACCESS")
+    exp.add_argument("--policy", help="policy file (default: PROXMOX_MCP_POLICY_FILE)")
+    exp.add_argument("--cluster", default="default")
+    apr = sub.add_parser("approve", help="approve (or --deny) a pending call; without ID: list the pending ones")
+    apr.add_argument("id", nargs="?")
+    apr.add_argument("--deny", action="store_true", help="deny instead of approving")
+    apr.add_argument("--list", action="store_true", help="list pending approvals")
+    apr.add_argument("--yes", action="store_true", help="do not ask again on the terminal")
+    apr.add_argument("--as", dest="approver", help="the approver's name for the audit (default: your login)")
+    aud = sub.add_parser("audit", help="check the audit log")
+    aud_sub = aud.add_subparsers(dest="audit_command", required=True)
+    ver = aud_sub.add_parser("verify", help="verify the hash chain; name the first bad record")
+    ver.add_argument("path", nargs="?", help="the log, or its directory (default: PROXMOX_MCP_AUDIT_PATH)")
     from .hostkey import add_parser as add_hostkey_parser
 
     add_hostkey_parser(sub)
@@ -157,6 +305,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return cmd_demo(args)
     if cmd == "doctor":
         return cmd_doctor(args)
+    if cmd == "policy":
+        return cmd_policy(args)
+    if cmd == "approve":
+        return cmd_approve(args)
+    if cmd == "audit":
+        return cmd_audit(args)
     if cmd == "hostkey":
         return cmd_hostkey(args)
     if cmd == "version":

@@ -81,6 +81,30 @@ ENV_REFERENCE: dict[str, tuple[str, str]] = {
     "PROXMOX_MCP_READ_TIMEOUT": ("Seconds to wait for a PVE answer.", "30"),
     "PROXMOX_MCP_LOG_LEVEL": ("Log level on stderr: DEBUG, INFO, WARNING, ERROR.", "WARNING"),
     "PROXMOX_MCP_ENABLE_SHELL": ("`1` offers proxmox_shell_run (admin mode, confirmed).", "0"),
+    "PROXMOX_MCP_POLICY_FILE": (
+        "TOML policy file: operator rules (allow, deny, confirm) before the built-in defaults. "
+        "Check it with `proxmox-mcp policy check FILE`.",
+        "",
+    ),
+    "PROXMOX_MCP_AUDIT_PATH": (
+        "Hash-chained JSON-lines audit log (one record per tool call and per operation). When set and it "
+        "cannot be written, changes are refused. Check it with `proxmox-mcp audit verify`.",
+        "",
+    ),
+    "PROXMOX_MCP_AUDIT_HMAC_KEY_REF": (
+        "Secret reference (`env:NAME`, `file:NAME`, `vault:PATH#FIELD`) of a key of at least 16 bytes: "
+        "records are then signed with HMAC-SHA256 instead of plain SHA-256.",
+        "",
+    ),
+    "PROXMOX_MCP_AUDIT_STDERR": ("`1` also writes each audit record to stderr (for log pipelines).", "0"),
+    "PROXMOX_MCP_AUDIT_SYSLOG": ("`1` also sends each audit record to syslog (AUTHPRIV).", "0"),
+    "PROXMOX_MCP_AUDIT_MAX_BYTES": ("Rotate the audit log at this size (bytes); the chain continues.", ""),
+    "PROXMOX_MCP_APPROVALS_DIR": (
+        "Directory for out-of-band approvals (mode 0700). When set, a call that needs a confirmation from a "
+        "client that cannot ask its user returns an approval id for `proxmox-mcp approve ID`; unset, it is denied.",
+        "",
+    ),
+    "PROXMOX_MCP_APPROVAL_TTL": ("Seconds a pending or granted approval stays valid.", "900"),
 }
 
 
@@ -360,6 +384,23 @@ class Settings(BaseModel):
     # proxmox_shell_run is absent from tools/list unless this is set (PROXMOX_MCP_ENABLE_SHELL=1).
     enable_shell: bool = False
     source: str = "env"
+    policy_file: Path | None = None
+    audit_path: Path | None = None
+    audit_hmac_key_ref: str | None = None
+    audit_stderr: bool = False
+    audit_syslog: bool = False
+    audit_max_bytes: int | None = Field(None, ge=1024)
+    approvals_dir: Path | None = None
+    approval_ttl: float = Field(900.0, gt=0, le=86400)
+
+    @field_validator("audit_hmac_key_ref")
+    @classmethod
+    def _key_ref_ok(cls, v: str | None) -> str | None:
+        if v is not None:
+            from .secrets.base import SecretRef
+
+            SecretRef.parse(v)  # its ValueError says what is wrong
+        return v
 
     @model_validator(mode="after")
     def _unique_names(self) -> Settings:
@@ -452,6 +493,18 @@ def _refs_for(raw: dict[str, Any], refs: Mapping[str, SecretRef]) -> None:
         raw["token_secret_ref"] = refs[TOKEN_SECRET]
     if (ticket or not token) and "password" not in raw and "password_ref" not in raw:
         raw["password_ref"] = refs[PASSWORD]
+
+
+_SAFETY_ENV = {
+    "policy_file": "PROXMOX_MCP_POLICY_FILE",
+    "audit_path": "PROXMOX_MCP_AUDIT_PATH",
+    "audit_hmac_key_ref": "PROXMOX_MCP_AUDIT_HMAC_KEY_REF",
+    "audit_stderr": "PROXMOX_MCP_AUDIT_STDERR",
+    "audit_syslog": "PROXMOX_MCP_AUDIT_SYSLOG",
+    "audit_max_bytes": "PROXMOX_MCP_AUDIT_MAX_BYTES",
+    "approvals_dir": "PROXMOX_MCP_APPROVALS_DIR",
+    "approval_ttl": "PROXMOX_MCP_APPROVAL_TTL",
+}
 
 
 def _cluster_from_env(env: Mapping[str, str], problems: list[str], backend: str = "env") -> dict[str, Any] | None:
@@ -682,7 +735,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             problems.extend(found)
 
     top: dict[str, Any] = {"source": source}
-    for key in ("access", "log_level", "enable_shell"):
+    for key in ("access", "log_level", "enable_shell", *_SAFETY_ENV):
         if key in file_data:
             top[key] = file_data.pop(key)
     for key in list(file_data):
@@ -693,6 +746,18 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         top["log_level"] = env["PROXMOX_MCP_LOG_LEVEL"].strip().upper()
     if env.get("PROXMOX_MCP_ENABLE_SHELL"):
         top["enable_shell"] = _truthy("PROXMOX_MCP_ENABLE_SHELL", env["PROXMOX_MCP_ENABLE_SHELL"], problems)
+    for key, env_name in _SAFETY_ENV.items():
+        raw = env.get(env_name, "").strip()
+        if raw:
+            top[key] = _truthy(env_name, raw, problems) if key in ("audit_stderr", "audit_syslog") else raw
+    if top.get("policy_file"):
+        # a broken policy stops the server at start-up, with every problem listed
+        from .policy.rules import load_policy
+
+        try:
+            load_policy(top["policy_file"])
+        except ConfigError as exc:
+            problems.extend(exc.problems)
 
     for c in clusters:
         problems.extend(p for p in _ref_problems(c, backend, _vault_path(env)) if p not in problems)
@@ -702,7 +767,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         settings = Settings.model_validate({**top, "clusters": clusters})
     except ValidationError as exc:
         problems.extend(
-            _fmt_validation("", exc, {"access": "PROXMOX_MCP_ACCESS", "log_level": "PROXMOX_MCP_LOG_LEVEL"})
+            _fmt_validation(
+                "", exc, {"access": "PROXMOX_MCP_ACCESS", "log_level": "PROXMOX_MCP_LOG_LEVEL", **_SAFETY_ENV}
+            )
         )
     if problems:
         raise ConfigError(problems, hint="See `proxmox-mcp doctor` and docs/configuration.md.")

@@ -34,6 +34,7 @@ from proxmox_operator_mcp.secrets import RedactingFilter
 from proxmox_operator_mcp.server.app import build_server
 from proxmox_operator_mcp.sim import SimHandle, SimOptions, run_sim
 
+from ..tools.nodeaccess_harness import consenting_human
 from .openbao import OpenBao
 
 pytestmark = pytest.mark.anyio
@@ -501,9 +502,12 @@ async def ssh_scenario(w: World, settings: Settings, cap: Capture) -> None:
                   read_only=False, tool="canary"),
         Operation(cluster="main", plane="cli", argv=("pvesh", "get", "/version"), node="pve1", tool="canary"),
     ]
+    async def human_says_yes(op: Operation, decision: Any, request: Any) -> str:
+        return "accepted"
+
     try:
         for op in ops:
-            result = await gate.submit(op, principal={"sub": "canary"})
+            result = await gate.submit(op, principal={"sub": "canary"}, confirmer=human_says_yes)
             cap.add("gate result", repr(result))
             if AUDIT is not None:
                 AUDIT.operation(op, "ok")
@@ -538,7 +542,7 @@ async def run_everything(w: World, cap: Capture) -> None:
         settings = w.settings(first)
         cap.add("settings repr", repr(settings))
         cap.add("settings dump", settings.model_dump_json())
-        async with Client(build_server(settings)) as client:
+        async with Client(build_server(settings), mode="legacy", elicitation_callback=consenting_human) as client:
             if first == "main":
                 await main_scenario(client, cap)
             else:
@@ -550,7 +554,7 @@ async def run_everything(w: World, cap: Capture) -> None:
         # Vault goes away mid-run; once the cached secret expires, calls say so.
         assert w.bao is not None
         settings = w.settings("main")
-        async with Client(build_server(settings)) as client:
+        async with Client(build_server(settings), mode="legacy", elicitation_callback=consenting_human) as client:
             assert not (await call(client, cap, "proxmox_node_list")).is_error
             w.bao.stop()
             settings.resolver.invalidate()  # as when the TTL has passed
@@ -619,7 +623,7 @@ async def test_no_canary_from_the_plain_env_block_appears_anywhere(
             }
             settings = load_settings(env)
             capture.add("settings repr", repr(settings))
-            async with Client(build_server(settings)) as client:
+            async with Client(build_server(settings), mode="legacy", elicitation_callback=consenting_human) as client:
                 for name in ("proxmox_capabilities", "proxmox_inventory_overview", "proxmox_node_list"):
                     await call(client, capture, name)
                 await call(client, capture, "proxmox_vm_get", {"vmid": 100})

@@ -48,8 +48,18 @@ SIM_ENV = {
 
 @asynccontextmanager
 async def harness(
-    access: str = "operator", *, options: SimOptions | None = None, token: tuple[str, str, str] | None = None
+    access: str = "operator",
+    *,
+    options: SimOptions | None = None,
+    token: tuple[str, str, str] | None = None,
+    extra_env: dict[str, str] | None = None,
+    human: Any = "consenting",
 ) -> AsyncIterator[Harness]:
+    """The server against a fresh simulated cluster, through the official client.
+
+    ``human`` answers confirmations: by default a human who types what is asked (so destructive
+    tools run, as after a real confirmation); ``None`` for a client that cannot elicit.
+    """
     cluster = SimCluster(options or SimOptions(nodes=2, vms_per_node=4, cts_per_node=2, task_seconds=0.05))
     app = create_app(cluster)
     seen: list[tuple[str, str]] = []
@@ -76,11 +86,17 @@ async def harness(
             "PROXMOX_API_TOKEN_ID": token_id,
             "PROXMOX_API_TOKEN_SECRET": secret,
             "PROXMOX_MCP_ACCESS": access,
+            **(extra_env or {}),
         }
     )
     settings = load_settings(env)
     server = build_server(settings, rest_transport=httpx2.ASGITransport(app=recording_app))
-    async with Client(server) as client:
+    if human == "consenting":
+        from .nodeaccess_harness import consenting_human
+
+        human = consenting_human
+    kwargs: dict[str, Any] = {"mode": "legacy", "elicitation_callback": human} if human is not None else {}
+    async with Client(server, **kwargs) as client:
         yield Harness(client=client, cluster=cluster, requests=seen, statuses=statuses)
 
 

@@ -7,6 +7,8 @@ environment (one node) or a configuration file (every node).
 
 from __future__ import annotations
 
+import re
+
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -123,5 +125,14 @@ async def node_harness(
             settings_env["PROXMOX_MCP_ENABLE_SHELL"] = "1"
         settings_env.update(env or {})
         server = build_server(load_settings(settings_env), rest_transport=httpx2.ASGITransport(app=recording_app))
-        async with Client(server) as client:
+        async with Client(server, mode="legacy", elicitation_callback=consenting_human) as client:
             yield NodeHarness(client=client, cluster=cluster, ssh=ssh, server=server, requests=seen)
+
+
+
+async def consenting_human(context: Any, params: Any) -> Any:
+    """Confirms whatever is asked, by typing the text the confirmation names."""
+    from mcp.types import ElicitResult
+
+    m = re.search(r"Type (.+) to confirm; anything else cancels\.$", params.message)
+    return ElicitResult(action="accept", content={"confirm": m.group(1) if m else ""})

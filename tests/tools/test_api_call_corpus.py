@@ -4,6 +4,7 @@ is not refused there as invalid (our wire encoding and the simulator's validatio
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -36,11 +37,14 @@ async def test_every_invalid_corpus_call_is_refused_before_sending() -> None:
         assert h.requests == [], f"{len(h.requests)} invalid calls reached the cluster: {h.requests[:5]}"
 
 
-async def test_every_valid_corpus_call_reaches_the_cluster_and_passes_its_validation() -> None:
+async def test_every_valid_corpus_call_reaches_the_cluster_and_passes_its_validation(tmp_path: Path) -> None:
     valid, _ = generate_corpus(get_schema(), seed=0)
     assert len({(c.method, c.path) for c in valid}) >= 300
     refused = []
-    async with harness("admin") as h:
+    # Destructive calls need a human's confirmation by default; this test is about the wire.
+    policy = tmp_path / "allow-all.toml"
+    policy.write_text('[[rules]]\nid = "test-allow-all"\naction = "allow"\n')
+    async with harness("admin", extra_env={"PROXMOX_MCP_POLICY_FILE": str(policy)}) as h:
         for call in valid:
             before = len(h.statuses)
             res = await h.client.call_tool(

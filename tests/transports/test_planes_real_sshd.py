@@ -28,6 +28,7 @@ from proxmox_operator_mcp.sim import SimHandle, SimOptions, run_sim
 from proxmox_operator_mcp.transports.files import FilePolicy
 from proxmox_operator_mcp.transports.ssh import SshPool
 
+from ..tools.nodeaccess_harness import consenting_human
 from . import sshd
 
 pytestmark = pytest.mark.anyio
@@ -79,7 +80,7 @@ async def planes(
         router = server.gate.router
         router.cli_bare_names = True  # the fakes are on the test sshd's PATH, not in /usr/sbin
         router.file_policy = FilePolicy(read=(str(files),), write=(str(files),), denied=(str(files / "secret"),))
-        async with Client(server) as client:
+        async with Client(server, mode="legacy", elicitation_callback=consenting_human) as client:
             yield Setup(client, sim, server_sshd, files)
 
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     import httpx2
 
     from ..config import Settings
+    from ..policy.approvals import ApprovalStore
     from ..policy.gate import Gate
     from ..secrets import SecretResolver
     from ..tools.base import ToolSpec
@@ -190,6 +192,35 @@ class ProxmoxMCP(MCPServer):
             return None
         return spec.input_schema()
 
+    # --- consent and audit ----------------------------------------------------------------------
+
+    @cached_property
+    def approvals(self) -> ApprovalStore | None:
+        """The out-of-band approval store, when PROXMOX_MCP_APPROVALS_DIR is set."""
+        if self.pve_settings.approvals_dir is None:
+            return None
+        from ..policy.approvals import ApprovalStore
+
+        return ApprovalStore(self.pve_settings.approvals_dir)
+
+    async def _audit_call(
+        self,
+        name: str,
+        arguments: dict[str, Any],
+        principal: dict[str, Any],
+        call_id: str,
+        outcome: str,
+        started: float,
+        confirmation: str | None,
+    ) -> None:
+        from ..policy.audit import tool_call_record
+
+        record = tool_call_record(
+            name, arguments, principal=principal, outcome=outcome, call_id=call_id,
+            seconds=time.perf_counter() - started, confirmation=confirmation,
+        )
+        await self.gate.audit_append(record)
+
     # --- the call boundary --------------------------------------------------------------------
 
     async def call_tool(
@@ -206,40 +237,94 @@ class ProxmoxMCP(MCPServer):
                 else f"unknown tool {name!r}"
             )
             return _error(why + ". Nothing was sent to Proxmox.")
+        # The approval id of a retried call is for the gate, not for the tool's input model.
+        from ..policy.approvals import APPROVAL_ARG
+
+        arguments = dict(arguments or {})
+        approval_id = arguments.pop(APPROVAL_ARG, None)
+        if approval_id is not None and not isinstance(approval_id, str):
+            return _error(f"{APPROVAL_ARG} must be a string. Nothing was sent to Proxmox.")
         try:
-            args = spec.input_model.model_validate(arguments or {})
+            args = spec.input_model.model_validate(arguments)
         except ValidationError as exc:
             return _error(_redact(_format_validation_error(spec, exc)))
 
+        from ..policy.consent import CallConsent
         from ..tools.base import ToolContext
 
         progress = None
         if context is not None and context.request_context is not None:
             progress = context.report_progress
+        principal = {"sub": "local", "visible_tools": list(self.visible)}
+        call_id = uuid.uuid4().hex[:12]
+        consent = CallConsent(
+            tool=name,
+            arguments=arguments,
+            principal=principal,
+            approval_id=approval_id,
+            ask=_elicitation(context),
+            approvals=self.approvals,
+            ttl=self.pve_settings.approval_ttl,
+        )
+        started = time.perf_counter()
+        outcome = "ok"
         try:
             ctx = ToolContext(
                 settings=self.pve_settings,
                 gate=self.gate,
                 tool_name=name,
                 progress=progress,
-                principal={"sub": "local", "visible_tools": list(self.visible)},
+                principal=principal,
+                confirmer=consent,
+                call_id=call_id,
             )
             result = await spec.handler(ctx, args)
         except ProxmoxMCPError as exc:
+            outcome = f"error:{exc.code}"
             return _error(_redact(exc.to_text()))
         except Exception:
             incident = uuid.uuid4().hex[:12]
+            outcome = f"error:internal:{incident}"
             log.exception("tool %s failed unexpectedly (incident %s)", name, incident)
             return _error(
                 f"Internal error in {name} (incident {incident}); nothing more is known here. "
                 "The server log on stderr has the details."
             )
+        finally:
+            await self._audit_call(name, arguments, principal, call_id, outcome, started, consent.outcome)
         structured = _redact_obj(result.model_dump(mode="json", exclude_none=True))
         text = spec.render(result) if spec.render else json.dumps(structured, separators=(",", ":"))
         return CallToolResult(
             content=[TextContent(type="text", text=_redact(text))],
             structured_content=structured,
         )
+
+
+def _elicitation(context: Context[Any, Any] | None) -> Callable[[str], Awaitable[str | None]] | None:
+    """Ask the user through MCP elicitation for the typed confirmation (None: cannot)."""
+    if context is None or context.request_context is None:
+        return None
+    caps = context.client_capabilities
+    if caps is None or caps.elicitation is None:
+        return None
+    # From 2026-07-28 elicitation rides an InputRequiredResult round trip instead of a request
+    # in the middle of the call; until the server resumes calls that way, fall back to approvals.
+    if (context.protocol_version or "") >= "2026-07-28":
+        return None
+
+    async def ask(message: str) -> str | None:
+        from ..policy.confirm import Confirm
+        from ..policy.consent import ElicitationUnavailable
+
+        try:
+            answer = await context.elicit(message, Confirm)
+        except Exception as exc:  # the SDK refuses on connections that cannot elicit
+            raise ElicitationUnavailable(str(exc)) from exc
+        if answer.action != "accept" or answer.data is None:
+            return None
+        return answer.data.confirm
+
+    return ask
 
 
 def _error(text: str) -> CallToolResult:

@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING, Annotated, Any, Generic, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import InvalidArgumentError
-from ..operation import api_op
+from ..operation import Operation, api_op
 
 if TYPE_CHECKING:
     from ..config import ClusterConfig, Settings
-    from ..policy.gate import Gate
+    from ..policy.gate import Confirmer, Gate
 
 __all__ = [
     "Input",
@@ -200,6 +200,8 @@ class ToolContext:
         cluster: str | None = None,
         progress: ProgressFn | None = None,
         principal: Mapping[str, Any] | None = None,
+        confirmer: Confirmer | None = None,
+        call_id: str | None = None,
     ) -> None:
         self.settings = settings
         self.gate = gate
@@ -207,6 +209,8 @@ class ToolContext:
         self._cluster_name = cluster
         self._progress = progress
         self.principal = dict(principal or {})
+        self.confirmer = confirmer
+        self.call_id = call_id
 
     def for_cluster(self, name: str) -> ToolContext:
         """The same context acting on cluster ``name`` (job ids name their cluster).
@@ -269,7 +273,12 @@ class ToolContext:
             targets=targets,
             tool=self.tool_name,
         )
-        return await self.gate.submit(op, principal=self.principal)
+        return await self.submit(op)
+
+    async def submit(self, op: Operation) -> Any:
+        """Submit any Operation (every plane) through the gate, with this call's principal, its
+        human consent and its call id (so the audit ties the operation to the tool call)."""
+        return await self.gate.submit(op, principal=self.principal, confirmer=self.confirmer, call_id=self.call_id)
 
     async def progress(self, done: float, total: float | None = None, message: str | None = None) -> None:
         if self._progress is not None:

@@ -47,7 +47,7 @@ the settings to ``adapt`` (docs/planes.md); the handler always checks ``settings
 
 async def submit_op(ctx: ToolContext, op: Operation) -> Any:
     """Submit ``op`` through the policy gate (as :meth:`ToolContext.api` does for REST)."""
-    return await ctx.gate.submit(op, principal=ctx.principal)
+    return await ctx.submit(op)
 
 
 def node_target(ctx: ToolContext, node: str | None) -> Any:
