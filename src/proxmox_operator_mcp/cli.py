@@ -46,8 +46,26 @@ def _load(env: dict[str, str] | None = None) -> Any:
         raise SystemExit(EXIT_CONFIG) from None
 
 
+def _load_http(transport: str | None) -> Any:
+    from .errors import ConfigError
+    from .server.http_settings import load_http_settings
+
+    env = dict(os.environ)
+    if transport:
+        env["PROXMOX_MCP_MODE"] = transport
+    try:
+        return load_http_settings(env)
+    except ConfigError as exc:
+        print(exc.to_text(), file=sys.stderr)
+        raise SystemExit(EXIT_CONFIG) from None
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     settings = _load()
+    transport = getattr(args, "transport", None)
+    wanted = transport or os.environ.get("PROXMOX_MCP_MODE", "").strip().lower() or "stdio"
+    # stdio start-up stays lean: the remote-mode settings (and their imports) only when serving HTTP.
+    http = _load_http(transport) if wanted != "stdio" else None
     _setup_logging(settings.log_level)
     if not settings.clusters:
         logging.getLogger("proxmox_operator_mcp").warning(
@@ -55,8 +73,25 @@ def cmd_serve(args: argparse.Namespace) -> int:
         )
     from .server.app import build_server
 
-    server = build_server(settings)
-    server.run()
+    if http is None:
+        build_server(settings).run()
+        return 0
+
+    import anyio
+
+    from .errors import ConfigError
+    from .server.http import HttpService, run_both
+
+    try:
+        service = HttpService.bind(http)  # binds first: port 0 and the resource URL are known
+    except ConfigError as exc:
+        print(exc.to_text(), file=sys.stderr)
+        return EXIT_CONFIG
+    server = build_server(settings, scope_names=service.scope_names, **service.server_kwargs())
+    if http.mode == "both":
+        anyio.run(run_both, server, service)
+    else:
+        anyio.run(service.serve, server)
     return 0
 
 
@@ -256,7 +291,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="proxmox-mcp", description="MCP server for Proxmox VE clusters.")
     p.add_argument("--version", action="version", version=f"proxmox-operator-mcp {__version__}")
     sub = p.add_subparsers(dest="command")
-    sub.add_parser("serve", help="serve MCP over stdio (the default)")
+    s = sub.add_parser("serve", help="serve MCP over stdio (the default), streamable HTTP, or both")
+    s.add_argument(
+        "--transport",
+        choices=["stdio", "http", "both"],
+        help="overrides PROXMOX_MCP_MODE; http and both read the PROXMOX_MCP_HTTP_*/AUTH_* settings "
+        "(docs/deployment.md)",
+    )
     d = sub.add_parser("demo", help="a simulated cluster and the server against it")
     d.add_argument("--tour", action="store_true", help="run a scripted session with the official MCP client")
     d.add_argument("--stdio", action="store_true", help="serve MCP over stdio against an in-process simulated cluster")

@@ -1,26 +1,15 @@
-"""The principal inside the server: tools/list filtered by scopes and role, calls refused by role.
-
-``ScopedProxmoxMCP`` is the integration proposed for ``server/app.py`` (list_tools and the start of
-call_tool, using ``auth.current_principal`` / ``tool_allowed`` / ``check_tool_access``); once it
-is merged these tests use ``build_server`` and the subclass goes away.
-"""
+"""The principal inside the server: tools/list filtered by scopes and role, calls refused by role."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
 
 import anyio
 import pytest
 from mcp import Client
-from mcp.server.mcpserver import Context
-from mcp.types import CallToolResult, TextContent
-from mcp.types import Tool as MCPTool
 
 from proxmox_operator_mcp.config import Settings
-from proxmox_operator_mcp.errors import PolicyDenied
-from proxmox_operator_mcp.server.app import ProxmoxMCP
-from proxmox_operator_mcp.server.auth import DEFAULT_SCOPES, check_tool_access, current_principal, tool_allowed
+from proxmox_operator_mcp.server.app import ProxmoxMCP, build_server
 from proxmox_operator_mcp.server.http import HttpService
 
 from .helpers import settings
@@ -29,47 +18,8 @@ from .oidc import Issuer, mcp_client, running_issuer, serving
 pytestmark = pytest.mark.anyio
 
 
-class ScopedProxmoxMCP(ProxmoxMCP):
-    scope_names = DEFAULT_SCOPES
-
-    async def list_tools(self) -> list[MCPTool]:
-        principal = current_principal()
-        tools = await super().list_tools()
-        if principal.auth == "local":
-            return tools
-        return [
-            t
-            for t in tools
-            if tool_allowed(
-                principal,
-                read_only=self.visible[t.name].read_only,
-                destructive=self.visible[t.name].destructive,
-                toolset=self.visible[t.name].toolset,
-                names=self.scope_names,
-            )
-        ]
-
-    async def call_tool(
-        self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
-    ) -> CallToolResult:
-        spec = self.visible.get(name)
-        if spec is not None:
-            try:
-                check_tool_access(
-                    current_principal(),
-                    tool=name,
-                    read_only=spec.read_only,
-                    destructive=spec.destructive,
-                    toolset=spec.toolset,
-                    names=self.scope_names,
-                )
-            except PolicyDenied as exc:
-                return CallToolResult(content=[TextContent(type="text", text=exc.to_text())], is_error=True)
-        return await super().call_tool(name, arguments, context)
-
-
-def scoped(pve: Settings, service: HttpService) -> ScopedProxmoxMCP:
-    return ScopedProxmoxMCP(pve, **service.server_kwargs())
+def scoped(pve: Settings, service: HttpService) -> ProxmoxMCP:
+    return build_server(pve, **service.server_kwargs())
 
 
 @pytest.fixture
@@ -122,7 +72,7 @@ async def test_a_group_mapped_to_read_only_caps_a_token_with_write_scope(
 
 
 async def test_without_a_token_the_local_principal_sees_the_access_mode_ceiling() -> None:
-    server = ScopedProxmoxMCP(settings("admin"))
+    server = build_server(settings("admin"))
     with anyio.fail_after(30):
         async with Client(server) as client:
             names = {t.name for t in (await client.list_tools()).tools}

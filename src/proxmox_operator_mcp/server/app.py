@@ -23,10 +23,14 @@ from mcp.types import Tool as MCPTool
 from pydantic import ValidationError
 
 from .. import __version__
-from ..errors import ProxmoxMCPError
+from ..errors import PolicyDenied, ProxmoxMCPError
+from .auth import DEFAULT_SCOPES, ScopeNames, check_tool_access, current_principal, principal_mode, tool_allowed
+from .metrics import METRICS
 
 if TYPE_CHECKING:
     import httpx2
+    from mcp.server.auth.provider import TokenVerifier
+    from mcp.server.auth.settings import AuthSettings
 
     from ..config import Settings
     from ..policy.approvals import ApprovalStore
@@ -95,9 +99,11 @@ class ProxmoxMCP(MCPServer):
         settings: Settings,
         *,
         rest_transport: httpx2.AsyncBaseTransport | None = None,
+        scope_names: ScopeNames = DEFAULT_SCOPES,
         **kwargs: Any,
     ) -> None:
         self.pve_settings = settings
+        self.scope_names = scope_names
         self._rest_transport = rest_transport
         self._router: Router | None = None
         self._gate: Gate | None = None
@@ -184,7 +190,21 @@ class ProxmoxMCP(MCPServer):
         return tools
 
     async def list_tools(self) -> list[MCPTool]:
-        return list(self._mcp_tools)
+        principal = current_principal()
+        if principal.auth == "local":
+            return list(self._mcp_tools)
+        # Each remote caller sees the tools its scopes (and role) allow.
+        return [
+            tool
+            for tool, spec in zip(self._mcp_tools, self.visible.values(), strict=True)
+            if tool_allowed(
+                principal,
+                read_only=spec.read_only,
+                destructive=spec.destructive,
+                toolset=spec.toolset,
+                names=self.scope_names,
+            )
+        ]
 
     def _tool_input_schema(self, name: str) -> dict[str, Any] | None:
         spec = self.visible.get(name)
@@ -237,6 +257,21 @@ class ProxmoxMCP(MCPServer):
                 else f"unknown tool {name!r}"
             )
             return _error(why + ". Nothing was sent to Proxmox.")
+        # The caller of this request: the SDK's auth contextvar follows the message into the
+        # call; the local principal on stdio and on HTTP without auth.
+        caller = current_principal()
+        try:
+            check_tool_access(
+                caller,
+                tool=name,
+                read_only=spec.read_only,
+                destructive=spec.destructive,
+                toolset=spec.toolset,
+                names=self.scope_names,
+            )
+        except PolicyDenied as exc:
+            METRICS.tool_calls.inc(tool=name, outcome="denied")
+            return _error(exc.to_text())
         # The approval id of a retried call is for the gate, not for the tool's input model.
         from ..policy.approvals import APPROVAL_ARG
 
@@ -247,6 +282,7 @@ class ProxmoxMCP(MCPServer):
         try:
             args = spec.input_model.model_validate(arguments)
         except ValidationError as exc:
+            METRICS.tool_calls.inc(tool=name, outcome="invalid_arguments")
             return _error(_redact(_format_validation_error(spec, exc)))
 
         from ..policy.consent import CallConsent
@@ -255,7 +291,11 @@ class ProxmoxMCP(MCPServer):
         progress = None
         if context is not None and context.request_context is not None:
             progress = context.report_progress
-        principal = {"sub": "local", "visible_tools": list(self.visible)}
+        principal = {
+            **caller.audit(),
+            "mode": principal_mode(caller, names=self.scope_names),
+            "visible_tools": list(self.visible),
+        }
         call_id = uuid.uuid4().hex[:12]
         consent = CallConsent(
             tool=name,
@@ -291,6 +331,8 @@ class ProxmoxMCP(MCPServer):
                 "The server log on stderr has the details."
             )
         finally:
+            METRICS.tool_calls.inc(tool=name, outcome=outcome.split(":")[0] if outcome != "ok" else "ok")
+            METRICS.tool_duration.observe(time.perf_counter() - started, tool=name)
             await self._audit_call(name, arguments, principal, call_id, outcome, started, consent.outcome)
         structured = _redact_obj(result.model_dump(mode="json", exclude_none=True))
         text = spec.render(result) if spec.render else json.dumps(structured, separators=(",", ":"))
@@ -336,13 +378,18 @@ def build_server(
     *,
     rest_transport: httpx2.AsyncBaseTransport | None = None,
     resolver: SecretResolver | None = None,
+    auth: AuthSettings | None = None,
+    token_verifier: TokenVerifier | None = None,
+    scope_names: ScopeNames = DEFAULT_SCOPES,
 ) -> ProxmoxMCP:
     """Build the MCP server for ``settings``. Connects to nothing until a tool is called.
 
     ``resolver`` replaces the secret resolver :func:`~proxmox_operator_mcp.config.load_settings`
-    built (``settings.resolver``).
+    built (``settings.resolver``). Remote mode passes ``auth``, ``token_verifier`` and
+    ``scope_names`` from its ``HttpService``.
     """
     if resolver is not None:
         settings.bind_resolver(resolver)
     register_secrets(settings)
-    return ProxmoxMCP(settings, rest_transport=rest_transport)
+    extra: dict[str, Any] = {"auth": auth, "token_verifier": token_verifier} if auth is not None else {}
+    return ProxmoxMCP(settings, rest_transport=rest_transport, scope_names=scope_names, **extra)

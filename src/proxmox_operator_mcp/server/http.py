@@ -822,17 +822,12 @@ def build_http_server(
     *,
     rest_transport: httpx2.AsyncBaseTransport | None = None,
 ) -> ProxmoxMCP:
-    """The MCP server for ``settings`` with the auth of ``service``.
+    """The MCP server for ``settings`` with the auth and scope names of ``service``."""
+    from .app import build_server
 
-    Stand-in for ``build_server(settings, **service.server_kwargs())`` until ``build_server``
-    passes those keywords through.
-    """
-    from .app import ProxmoxMCP, build_server
-
-    kwargs = service.server_kwargs()
-    if not kwargs:
-        return build_server(settings, rest_transport=rest_transport)
-    return ProxmoxMCP(settings, rest_transport=rest_transport, **kwargs)
+    return build_server(
+        settings, rest_transport=rest_transport, scope_names=service.scope_names, **service.server_kwargs()
+    )
 
 
 async def serve_http(server: MCPServer[Any], http: HttpSettings, *, service: HttpService | None = None) -> None:
