@@ -61,7 +61,16 @@ def _load_http(transport: str | None) -> Any:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    settings = _load()
+    overrides = {
+        name: value
+        for name, value in (
+            ("PROXMOX_MCP_TOOLSETS", getattr(args, "toolsets", None)),
+            ("PROXMOX_MCP_TOOLS", getattr(args, "tools", None)),
+            ("PROXMOX_MCP_EXCLUDE_TOOLS", getattr(args, "exclude_tools", None)),
+        )
+        if value is not None
+    }
+    settings = _load({**os.environ, **overrides} if overrides else None)
     transport = getattr(args, "transport", None)
     wanted = transport or os.environ.get("PROXMOX_MCP_MODE", "").strip().lower() or "stdio"
     # stdio start-up stays lean: the remote-mode settings (and their imports) only when serving HTTP.
@@ -292,6 +301,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"proxmox-operator-mcp {__version__}")
     sub = p.add_subparsers(dest="command")
     s = sub.add_parser("serve", help="serve MCP over stdio (the default), streamable HTTP, or both")
+    s.add_argument("--toolsets", help="comma-separated toolsets, or `all` (overrides PROXMOX_MCP_TOOLSETS)")
+    s.add_argument("--tools", help="comma-separated extra tools (overrides PROXMOX_MCP_TOOLS)")
+    s.add_argument("--exclude-tools", help="comma-separated tools never offered (overrides PROXMOX_MCP_EXCLUDE_TOOLS)")
     s.add_argument(
         "--transport",
         choices=["stdio", "http", "both"],

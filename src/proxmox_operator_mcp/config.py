@@ -81,6 +81,9 @@ ENV_REFERENCE: dict[str, tuple[str, str]] = {
     "PROXMOX_MCP_READ_TIMEOUT": ("Seconds to wait for a PVE answer.", "30"),
     "PROXMOX_MCP_LOG_LEVEL": ("Log level on stderr: DEBUG, INFO, WARNING, ERROR.", "WARNING"),
     "PROXMOX_MCP_ENABLE_SHELL": ("`1` offers proxmox_shell_run (admin mode, confirmed).", "0"),
+    "PROXMOX_MCP_TOOLSETS": ("Comma-separated toolsets to offer, or `all` (see docs/tools.md).", "default set"),
+    "PROXMOX_MCP_TOOLS": ("Comma-separated tools to offer in addition to the toolsets.", ""),
+    "PROXMOX_MCP_EXCLUDE_TOOLS": ("Comma-separated tools never to offer (wins over everything).", ""),
     "PROXMOX_MCP_POLICY_FILE": (
         "TOML policy file: operator rules (allow, deny, confirm) before the built-in defaults. "
         "Check it with `proxmox-mcp policy check FILE`.",
@@ -383,6 +386,10 @@ class Settings(BaseModel):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
     # proxmox_shell_run is absent from tools/list unless this is set (PROXMOX_MCP_ENABLE_SHELL=1).
     enable_shell: bool = False
+    # Tool selection (PROXMOX_MCP_TOOLSETS / _TOOLS / _EXCLUDE_TOOLS): None = default toolsets.
+    toolsets: list[str] | None = None
+    tools: list[str] = Field(default_factory=list)
+    exclude_tools: list[str] = Field(default_factory=list)
     source: str = "env"
     policy_file: Path | None = None
     audit_path: Path | None = None
@@ -671,6 +678,24 @@ def _ref_problems(cluster: ClusterConfig, backend: str, vault_path: str | None) 
     return out
 
 
+def _check_tool_names(top: Mapping[str, Any], problems: list[str]) -> None:
+    """Unknown toolset or tool names fail start-up (a typo must not silently expose or hide tools)."""
+    if not any(top.get(k) for k in ("toolsets", "tools", "exclude_tools")):
+        return
+    from .server.filters import ToolFilter
+    from .tools import TOOLSETS, all_tools
+
+    filt = ToolFilter(
+        toolsets=tuple(top["toolsets"]) if top.get("toolsets") else None,
+        include=tuple(top.get("tools") or ()),
+        exclude=tuple(top.get("exclude_tools") or ()),
+    )
+    try:
+        filt.validate(TOOLSETS, (s.name for s in all_tools()))
+    except ConfigError as exc:
+        problems.extend(exc.problems)
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Build :class:`Settings` from the environment and the optional TOML file.
 
@@ -735,7 +760,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             problems.extend(found)
 
     top: dict[str, Any] = {"source": source}
-    for key in ("access", "log_level", "enable_shell", *_SAFETY_ENV):
+    for key in ("access", "log_level", "enable_shell", "toolsets", "tools", "exclude_tools", *_SAFETY_ENV):
         if key in file_data:
             top[key] = file_data.pop(key)
     for key in list(file_data):
@@ -746,6 +771,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         top["log_level"] = env["PROXMOX_MCP_LOG_LEVEL"].strip().upper()
     if env.get("PROXMOX_MCP_ENABLE_SHELL"):
         top["enable_shell"] = _truthy("PROXMOX_MCP_ENABLE_SHELL", env["PROXMOX_MCP_ENABLE_SHELL"], problems)
+    for key, env_name in (("toolsets", "PROXMOX_MCP_TOOLSETS"), ("tools", "PROXMOX_MCP_TOOLS"),
+                          ("exclude_tools", "PROXMOX_MCP_EXCLUDE_TOOLS")):
+        if env.get(env_name, "").strip():
+            top[key] = [n.strip() for n in env[env_name].split(",") if n.strip()]
+    _check_tool_names(top, problems)
     for key, env_name in _SAFETY_ENV.items():
         raw = env.get(env_name, "").strip()
         if raw:

@@ -57,12 +57,16 @@ async def test_read_only_mode_lists_only_read_only_tools() -> None:
     assert api_call.input_schema["properties"]["method"]["const"] == "GET"
 
 
-@pytest.mark.parametrize("mode", ["read-only", "operator", "admin"])
-async def test_tools_list_matches_the_reviewed_snapshot(mode: str) -> None:
-    async with Client(build_server(settings(mode))) as client:
+@pytest.mark.parametrize(
+    ("mode", "toolsets"),
+    [("read-only", None), ("operator", None), ("admin", None), ("read-only", "all"), ("admin", "all")],
+)
+async def test_tools_list_matches_the_reviewed_snapshot(mode: str, toolsets: str | None) -> None:
+    env = {"PROXMOX_MCP_TOOLSETS": toolsets} if toolsets else {}
+    async with Client(build_server(settings(mode, **env))) as client:
         tools = [tool_dump(t) for t in (await client.list_tools()).tools]
     text = json.dumps(tools, indent=1, sort_keys=True) + "\n"
-    path = SNAPSHOTS / f"tools_{mode}.json"
+    path = SNAPSHOTS / (f"tools_{mode}.json" if toolsets is None else f"tools_{mode}_{toolsets}.json")
     if os.environ.get("UPDATE_SNAPSHOTS") == "1":
         path.write_text(text)
     assert path.exists(), f"no snapshot yet: run UPDATE_SNAPSHOTS=1 pytest {__file__}"

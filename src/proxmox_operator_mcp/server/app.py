@@ -151,21 +151,15 @@ class ProxmoxMCP(MCPServer):
     def visible(self) -> dict[str, ToolSpec[Any, Any]]:
         """The tools this server offers, after every filter and mutator, by name."""
         from ..tools import TOOLSETS, all_tools
+        from .filters import ToolFilter
 
-        access = self._ceiling()
-        out: dict[str, ToolSpec[Any, Any]] = {}
-        for spec in all_tools():
-            if not TOOLSETS.get(spec.toolset, False):
-                continue
-            if spec.adapt is not None:
-                adapted = spec.adapt(spec, access)
-                if adapted is None:
-                    continue
-                spec = adapted
-            if access == "read-only" and not spec.read_only:
-                continue
-            out[spec.name] = spec
-        return out
+        st = self.pve_settings
+        chain = ToolFilter(
+            toolsets=tuple(st.toolsets) if st.toolsets else None,
+            include=tuple(st.tools),
+            exclude=tuple(st.exclude_tools),
+        )
+        return chain.apply(all_tools(), TOOLSETS, self._ceiling())
 
     @cached_property
     def _mcp_tools(self) -> list[MCPTool]:
