@@ -108,6 +108,8 @@ def _demo_env(sim_env: dict[str, str]) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PROXMOX_")}
     env.update(sim_env)
     env["PROXMOX_MCP_ACCESS"] = os.environ.get("PROXMOX_MCP_ACCESS", "operator")
+    if os.environ.get("PROXMOX_MCP_ENABLE_SHELL"):
+        env["PROXMOX_MCP_ENABLE_SHELL"] = os.environ["PROXMOX_MCP_ENABLE_SHELL"]
     return env
 
 

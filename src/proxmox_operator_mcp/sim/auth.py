@@ -253,7 +253,7 @@ class AccessControl:
             raise PVEError(401, f"no such token '{name}' for user '{userid}'")
         if tok.expire and tok.expire < self._now():
             raise PVEError(401, "token expired")
-        if not hmac.compare_digest(tok.secret, secret):
+        if not hmac.compare_digest(tok.secret.encode(), secret.encode()):
             raise PVEError(401, "invalid token value!")
         return tokenid
 
@@ -282,7 +282,7 @@ class AccessControl:
             if password.startswith("PVE:"):
                 if self.verify_ticket(password) != username:
                     raise PVEError(401, "ticket user mismatch")
-            elif user.password is None or not hmac.compare_digest(user.password, password):
+            elif user.password is None or not hmac.compare_digest(user.password.encode(), password.encode()):
                 raise PVEError(401, "invalid credentials")
         except PVEError:
             raise PVEError(401, "authentication failure") from None

@@ -223,7 +223,7 @@ class _Server(asyncssh.SSHServer):
         return True
 
     def validate_password(self, username: str, password: str) -> bool:
-        return username == "root" and hmac.compare_digest(password, self._sim.cluster.password)
+        return username == "root" and hmac.compare_digest(password.encode(), self._sim.cluster.password.encode())
 
 
 @dataclass

@@ -151,12 +151,9 @@ class Router:
     async def _target(self, cluster: str, node: str | None) -> SshTarget:
         """The node's target with its client key, read from the secret backend when it comes from one."""
         config = self.settings.cluster(cluster)
-        target = resolve_ssh_target(config, node)
-        if target.client_key is None and target.client_key_path is None:
-            secrets = getattr(config, "secrets", None)
-            if secrets is not None and hasattr(secrets, "ssh_target"):
-                target = await secrets.ssh_target(target)
-        return target
+        # Keys and passphrases kept in a secret backend are read at connect time; a target whose
+        # key is configured inline comes back unchanged.
+        return await config.secrets.ssh_target(resolve_ssh_target(config, node))
 
     def ssh_pool(self, cluster: str) -> SshPool:
         pool = self._pools.get(cluster)
