@@ -350,6 +350,18 @@ class Redactor:
             return text  # no shape rule can match a single word (most values in API output)
         return _redact_shapes(text)
 
+    def redact_output(self, obj: Any) -> tuple[Any, str]:
+        """A tool result and its compact JSON text, both redacted.
+
+        The common case (no known secret, no secret-like shape, no sensitive key anywhere) costs
+        one JSON dump and one scan of the text; only then is the structure walked.
+        """
+        text = json.dumps(obj, separators=(",", ":"), default=str)
+        if self.redact(text) == text and not _SENSITIVE_KEY_RE.search(text):
+            return obj, text
+        clean = self.redact_obj(obj)
+        return clean, self.redact(json.dumps(clean, separators=(",", ":"), default=str))
+
     def redact_obj(self, obj: Any) -> Any:
         """Redact a JSON-like structure: strings are redacted, values under sensitive keys
         (password, secret, token, ticket, authorization, cookie, csrf ...) become ``***``.
