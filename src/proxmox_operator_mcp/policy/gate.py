@@ -2,8 +2,8 @@
 
 It decides (allow, deny or confirm, by the operator's rules over the built-in classification
 and the cluster's access mode), asks a human when the policy says confirm, writes the audit
-records, and hands allowed operations to the router. Dry-run stops here and returns the plan
-instead.
+records, and hands allowed operations to the router. (There is no dry-run of tool calls yet;
+``proxmox-mcp policy explain`` shows the decision for an operation without running it.)
 """
 
 from __future__ import annotations
@@ -105,6 +105,16 @@ class Gate:
                 raise
         mutating = decision.op_class != "read"
         if mutating:
+            # A confirmer that asks between rounds (MCP 2026-07-28) must know a change went out:
+            # it must not pause (and so re-run) the call after this, and it refuses a change
+            # while a question of this round waits for its answer.
+            note_sent = getattr(confirmer, "note_sent", None)
+            if note_sent is not None:
+                try:
+                    note_sent()
+                except ProxmoxMCPError as exc:
+                    await self._record(op, decision, principal, call_id, outcome=f"not-confirmed:{exc.code}")
+                    raise
             # written before the change is sent: a change that cannot be audited is not made
             await self._record(op, decision, principal, call_id, outcome="started", confirmation=confirmation,
                                phase="intent", required=True)

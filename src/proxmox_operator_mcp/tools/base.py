@@ -40,10 +40,10 @@ NodeName = Annotated[
     Field(
         pattern=r"^[a-zA-Z0-9]([a-zA-Z0-9\-]*[a-zA-Z0-9])?$",
         max_length=63,
-        description="Node name, e.g. pve1.",
     ),
 ]
-VmId = Annotated[int, Field(ge=100, le=999_999_999, description="Guest ID (100-999999999).")]
+# No descriptions: the names and bounds say it all, and these two appear in most tools' schemas.
+VmId = Annotated[int, Field(ge=100, le=999_999_999)]
 
 
 class Input(BaseModel):
@@ -114,6 +114,22 @@ def _non_null(schema: Any) -> Any:
     return out
 
 
+def _drop_descriptions(schema: Any) -> Any:
+    if isinstance(schema, list):
+        return [_drop_descriptions(x) for x in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {}
+    for k, v in schema.items():
+        if k == "description" and isinstance(v, str):
+            continue
+        if k in ("properties", "$defs") and isinstance(v, dict):
+            out[k] = {name: _drop_descriptions(sub) for name, sub in v.items()}
+        else:
+            out[k] = _drop_descriptions(v)
+    return out
+
+
 @dataclass(frozen=True)
 class ToolSpec(Generic[InT, OutT]):
     """A tool declared as data. Registration and filtering happen in one place (server.app)."""
@@ -143,7 +159,9 @@ class ToolSpec(Generic[InT, OutT]):
         return _non_null(compact_schema(self.input_schema_override or self.input_model.model_json_schema()))
 
     def output_schema(self) -> dict[str, Any]:
-        return _non_null(compact_schema(self.output_model.model_json_schema()))
+        # Field descriptions of outputs are for maintainers (they stay in the models and in
+        # docs/tools.md); the model reads the data itself, so tools/list carries the shape only.
+        return _drop_descriptions(_non_null(compact_schema(self.output_model.model_json_schema())))
 
 
 def tool(
@@ -211,6 +229,8 @@ class ToolContext:
         self.principal = dict(principal or {})
         self.confirmer = confirmer
         self.call_id = call_id
+        # Set by the server for a call with dry_run: true (see policy/dryrun.py).
+        self.dry_run = False
 
     def for_cluster(self, name: str) -> ToolContext:
         """The same context acting on cluster ``name`` (job ids name their cluster).
@@ -225,7 +245,10 @@ class ToolContext:
             cluster=name,
             progress=self._progress,
             principal=self.principal,
+            confirmer=self.confirmer,
+            call_id=self.call_id,
         )
+        sub.dry_run = self.dry_run
         sub.cluster  # noqa: B018  (fails early on an unknown cluster)
         return sub
 
@@ -277,7 +300,22 @@ class ToolContext:
 
     async def submit(self, op: Operation) -> Any:
         """Submit any Operation (every plane) through the gate, with this call's principal, its
-        human consent and its call id (so the audit ties the operation to the tool call)."""
+        human consent and its call id (so the audit ties the operation to the tool call).
+
+        Raises:
+            DryRunStop: in a dry run, at the first operation that would change something; it
+                carries the plan (the operation, the policy decision, the confirmation text).
+        """
+        if self.dry_run and not op.read_only:
+            from ..policy.confirm import build_confirmation
+            from ..policy.dryrun import DryRunStop, plan_of
+            from ..secrets.redact import REDACTOR
+
+            decision = self.gate.decide(op, self.principal)
+            confirmation = None
+            if decision.verdict == "confirm":
+                confirmation = build_confirmation([op], mode=self.gate.mode_for(op, self.principal)).message
+            raise DryRunStop(plan_of(op, decision, confirmation, redact=REDACTOR))
         return await self.gate.submit(op, principal=self.principal, confirmer=self.confirmer, call_id=self.call_id)
 
     async def progress(self, done: float, total: float | None = None, message: str | None = None) -> None:

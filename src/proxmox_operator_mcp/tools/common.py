@@ -37,15 +37,15 @@ GuestKind = Literal["qemu", "lxc"]
 
 WaitField = Field(
     default=False,
-    description="false: return the job at once; true: wait up to 120 s; N: wait N s (max 900).",
+    description="true: wait up to 120 s; N: wait N s (max 900).",
 )
 
 
 class PageInput(Input):
     limit: int = Field(50, ge=1, le=500, description="Items per page.")
-    cursor: str | None = Field(None, max_length=64, description="next_cursor of the previous page.")
+    cursor: str | None = Field(None, max_length=64, description="next_cursor of the last page.")
     fields: list[str] | None = Field(
-        None, max_length=40, description="Return only these fields of each item (e.g. [\"vmid\",\"name\"])."
+        None, max_length=40, description="Only these fields per item."
     )
 
 
