@@ -344,6 +344,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .hostkey import add_parser as add_hostkey_parser
 
     add_hostkey_parser(sub)
+    from .configcmd import add_parser as add_config_parser
+
+    add_config_parser(sub)
     sub.add_parser("version", help="print the version")
     return p
 
@@ -368,6 +371,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return cmd_audit(args)
     if cmd == "hostkey":
         return cmd_hostkey(args)
+    if cmd == "config":
+        from .configcmd import run as cmd_config
+
+        return cmd_config(args)
     if cmd == "version":
         print(f"proxmox-operator-mcp {__version__}")
         return 0

@@ -40,17 +40,31 @@ from pydantic import (
 )
 
 from .errors import ConfigError
-from .secrets import SecretRef, SecretResolver, backend_name, build_resolver, cluster_refs
-from .secrets.cluster import PASSWORD, SSH_KEY, SSH_PASSPHRASE, TOKEN_SECRET, ClusterSecrets
+from .secrets import (
+    SecretRef,
+    SecretResolver,
+    backend_name,
+    build_resolver,
+    cluster_refs,
+)
+from .secrets.cluster import (
+    PASSWORD,
+    SSH_KEY,
+    SSH_PASSPHRASE,
+    TOKEN_SECRET,
+    ClusterSecrets,
+)
 
 __all__ = [
+    "ENV_REFERENCE",
+    "REF_FIELDS",
+    "SHAPE_LABELS",
     "AccessMode",
     "ApiEndpoint",
     "ClusterConfig",
-    "ENV_REFERENCE",
-    "REF_FIELDS",
-    "auth_problems",
     "Settings",
+    "auth_problems",
+    "env_shape",
     "load_settings",
 ]
 
@@ -239,9 +253,21 @@ class ClusterConfig(BaseModel):
     # Where this cluster's secrets live in the backend: a Vault path (``secret/proxmox/homelab``)
     # or a section of the secrets file. Expanded into the references above by load_settings.
     secret_path: str | None = None
+    # Free labels (``prod``, ``lab``), shown by proxmox_cluster_list.
+    tags: list[str] = Field(default_factory=list)
 
     _resolver: SecretResolver | None = PrivateAttr(default=None)
     _secrets: ClusterSecrets | None = PrivateAttr(default=None)
+    # Field name -> where its value came from (``PROXMOX_HOST``, ``file clusters.toml`` ...); set
+    # by load_settings, shown by ``proxmox-mcp config show``.
+    _origin: dict[str, str] = PrivateAttr(default_factory=dict)
+    # Nodes whose SSH target node discovery added (tools/clusters.py: ssh_following_discovery).
+    _discovered_ssh: set[str] = PrivateAttr(default_factory=set)
+
+    @property
+    def origin(self) -> dict[str, str]:
+        """Where each configured field came from (fields absent here have their default)."""
+        return dict(self._origin)
 
     @field_validator("token_secret_ref", "password_ref", "ssh_private_key_ref", "ssh_passphrase_ref", mode="before")
     @classmethod
@@ -380,6 +406,7 @@ class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     _resolver: SecretResolver | None = PrivateAttr(default=None)
+    _origin: dict[str, str] = PrivateAttr(default_factory=dict)
 
     clusters: list[ClusterConfig] = Field(default_factory=list)
     access: AccessMode = "read-only"
@@ -391,6 +418,9 @@ class Settings(BaseModel):
     tools: list[str] = Field(default_factory=list)
     exclude_tools: list[str] = Field(default_factory=list)
     source: str = "env"
+    # Which configuration shape the clusters came from: native, hybrid, hybrid-json, nodes (see
+    # docs/configuration.md, "Configurations of other Proxmox MCP servers").
+    shape: str = "native"
     policy_file: Path | None = None
     audit_path: Path | None = None
     audit_hmac_key_ref: str | None = None
@@ -434,6 +464,15 @@ class Settings(BaseModel):
         raise InvalidArgumentError(
             f"unknown cluster {name!r}", hint=f"configured clusters: {', '.join(c.name for c in self.clusters)}"
         )
+
+    @property
+    def origin(self) -> dict[str, str]:
+        """Where each top-level setting came from (absent: its default)."""
+        return dict(self._origin)
+
+    @property
+    def cluster_names(self) -> list[str]:
+        return [c.name for c in self.clusters]
 
     def access_for(self, cluster: ClusterConfig) -> AccessMode:
         return cluster.access or self.access
@@ -696,6 +735,243 @@ def _check_tool_names(top: Mapping[str, Any], problems: list[str]) -> None:
         problems.extend(exc.problems)
 
 
+# --------------------------------------------------------------------------- foreign shapes
+#
+# Configurations written for other Proxmox MCP servers load as they are (docs/configuration.md,
+# "Configurations of other Proxmox MCP servers"). Each is translated into this project's model;
+# two shapes set at once are refused, naming both, rather than guessed between.
+
+#: Variables only our own (the TypeScript server's) environment block uses.
+_NATIVE_ONLY = ("PROXMOX_API_TOKEN_USER", "PROXMOX_API_TOKEN_ID", "PROXMOX_API_TOKEN_SECRET", "PROXMOX_USERNAME")
+#: The hybrid server's block (PROXMOX_HOST and PROXMOX_PASSWORD are shared with ours).
+_HYBRID_MARKERS = ("PROXMOX_USER", "PROXMOX_TOKEN_ID", "PROXMOX_VERIFY_SSL")
+#: The JWT/RBAC server's block.
+_NODES_MARKERS = ("PROXMOX_NODES", "PROXMOX_NODE_TOKENS", "PROXMOX_TOKEN_SECRET", "VERIFY_TLS")
+
+SHAPE_LABELS = {
+    "native": "the PROXMOX_HOST/PROXMOX_API_TOKEN_* block",
+    "hybrid": "the hybrid server's block (PROXMOX_USER, PROXMOX_TOKEN_ID, PROXMOX_PASSWORD)",
+    "nodes": "the JWT/RBAC server's PROXMOX_NODES",
+    "file": "the [[clusters]] of PROXMOX_MCP_CONFIG",
+    "hybrid-json": "the hybrid server's clusters.json (PROXMOX_MCP_CONFIG)",
+}
+
+
+def _set(env: Mapping[str, str], *names: str) -> list[str]:
+    return [n for n in names if env.get(n, "").strip()]
+
+
+def env_shape(env: Mapping[str, str], problems: list[str]) -> str | None:
+    """Which environment shape defines a cluster: ``native``, ``hybrid``, ``nodes`` or None.
+
+    ``PROXMOX_PASSWORD`` is ours (ticket auth) unless ``PROXMOX_USER`` or ``PROXMOX_TOKEN_ID`` is
+    set: then the block is the hybrid server's and ``PROXMOX_PASSWORD`` is its token secret.
+    Two shapes at once are a problem naming both.
+    """
+    nodes = _set(env, "PROXMOX_NODES")
+    hybrid = _set(env, "PROXMOX_USER", "PROXMOX_VERIFY_SSL") + ([] if nodes else _set(env, "PROXMOX_TOKEN_ID"))
+    native = _set(env, *_NATIVE_ONLY)
+    found = []
+    if nodes:
+        found.append(("nodes", nodes + _set(env, "PROXMOX_TOKEN_ID", "PROXMOX_TOKEN_SECRET", "PROXMOX_NODE_TOKENS")))
+    if hybrid:
+        found.append(("hybrid", hybrid))
+    if native:
+        found.append(("native", native))
+    if nodes and not hybrid and not native and _set(env, "PROXMOX_HOST"):
+        found.append(("native", ["PROXMOX_HOST"]))
+    if len(found) > 1:
+        problems.append(
+            "two configuration shapes are set at once: "
+            + " and ".join(f"{SHAPE_LABELS[k]} ({', '.join(v)})" for k, v in found)
+            + "; keep one of them (docs/configuration.md lists each shape)"
+        )
+        return None
+    if found:
+        return found[0][0]
+    if _set(env, "PROXMOX_HOST"):
+        return "native"
+    return None
+
+
+# Hybrid variable -> our variable; their value is copied across (PROXMOX_VERIFY_SSL is converted).
+_HYBRID_RENAME = {
+    "PROXMOX_HOST": "PROXMOX_HOST",
+    "PROXMOX_USER": "PROXMOX_API_TOKEN_USER",
+    "PROXMOX_TOKEN_ID": "PROXMOX_API_TOKEN_ID",
+    "PROXMOX_PASSWORD": "PROXMOX_API_TOKEN_SECRET",
+    "PROXMOX_VERIFY_SSL": "PROXMOX_TLS_REJECT_UNAUTHORIZED",
+}
+
+
+def _hybrid_env(env: Mapping[str, str], problems: list[str]) -> tuple[dict[str, str], dict[str, str]]:
+    """The hybrid block rewritten as ours, and our variable -> the hybrid variable it came from."""
+    out = {k: v for k, v in env.items() if k not in _HYBRID_RENAME}
+    came: dict[str, str] = {}
+    user = env.get("PROXMOX_USER", "").strip()
+    token_id = env.get("PROXMOX_TOKEN_ID", "").strip()
+    if "!" in token_id:  # a full token id given where the name is expected: take it apart
+        full_user, _, token_id = token_id.partition("!")
+        user = user or full_user
+    if not env.get("PROXMOX_HOST", "").strip():
+        problems.append("PROXMOX_USER/PROXMOX_TOKEN_ID are set (the hybrid server's block) but PROXMOX_HOST is not")
+    else:
+        out["PROXMOX_HOST"] = env["PROXMOX_HOST"]
+        came["PROXMOX_HOST"] = "PROXMOX_HOST"
+    if user and "@" not in user:
+        problems.append(f"PROXMOX_USER={user!r}: needs a realm, e.g. {user}@pam")
+    pairs = (
+        [("PROXMOX_API_TOKEN_USER", "PROXMOX_USER", user), ("PROXMOX_API_TOKEN_ID", "PROXMOX_TOKEN_ID", token_id),
+         ("PROXMOX_API_TOKEN_SECRET", "PROXMOX_PASSWORD", env.get("PROXMOX_PASSWORD", ""))]
+        if token_id
+        else [("PROXMOX_USERNAME", "PROXMOX_USER", user), ("PROXMOX_PASSWORD", "PROXMOX_PASSWORD",
+                                                           env.get("PROXMOX_PASSWORD", ""))]
+    )
+    for ours, theirs, value in pairs:
+        if value:
+            out[ours] = value
+            came[ours] = theirs
+    verify = env.get("PROXMOX_VERIFY_SSL", "").strip()
+    if verify:
+        if _set(env, "PROXMOX_TLS_REJECT_UNAUTHORIZED"):
+            problems.append(
+                "PROXMOX_VERIFY_SSL (the hybrid server's) and PROXMOX_TLS_REJECT_UNAUTHORIZED (ours) are both set; "
+                "keep one of them"
+            )
+        out["PROXMOX_TLS_REJECT_UNAUTHORIZED"] = "1" if _truthy("PROXMOX_VERIFY_SSL", verify, problems) else "0"
+        came["PROXMOX_TLS_REJECT_UNAUTHORIZED"] = "PROXMOX_VERIFY_SSL"
+    return out, came
+
+
+def _origin_of(raw: Mapping[str, Any], came: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Where each field of an env cluster came from (after a shape's renaming)."""
+    came = came or {}
+    names = {**_ENV_FIELD, "tls_verify": "PROXMOX_TLS_REJECT_UNAUTHORIZED", "ssh": "PROXMOX_SHELL_SSH_*"}
+    out = {}
+    for key in raw:
+        if key == "name":
+            continue
+        var = names.get(key)
+        if var is None:
+            out[key] = "secret backend" if key.endswith("_ref") else "environment"
+            continue
+        out[key] = came.get(var, var)
+    return out
+
+
+def _split_entries(value: str) -> list[str]:
+    return [e.strip() for e in value.split(",") if e.strip()]
+
+
+def _clusters_from_nodes(env: Mapping[str, str], problems: list[str]) -> list[tuple[dict[str, Any], dict[str, str]]]:
+    """The JWT/RBAC server's ``PROXMOX_NODES=name:host:port,...``: one cluster per entry, each
+    with its ``PROXMOX_NODE_TOKENS`` token, else the fallback ``PROXMOX_TOKEN_ID``/``_SECRET``."""
+    tokens: dict[str, tuple[str, str, str]] = {}
+    for entry in _split_entries(env.get("PROXMOX_NODE_TOKENS", "")):
+        name, _, rest = entry.partition(":")
+        full, _, secret = rest.rpartition(":")
+        user, _, token_id = full.partition("!")
+        if not (name and user and token_id and secret):
+            problems.append(
+                f"PROXMOX_NODE_TOKENS entry {name or entry!r}: use name:user@realm!tokenid:secret (secret not shown)"
+            )
+            continue
+        tokens[name.strip()] = (user.strip(), token_id.strip(), secret.strip())
+    fallback: tuple[str, str, str] | None = None
+    full = env.get("PROXMOX_TOKEN_ID", "").strip()
+    secret = env.get("PROXMOX_TOKEN_SECRET", "").strip()
+    if full or secret:
+        user, _, token_id = full.partition("!")
+        if not (user and token_id and secret):
+            problems.append(
+                "PROXMOX_TOKEN_ID must be the full token id user@realm!name and PROXMOX_TOKEN_SECRET its secret "
+                "(both set, with PROXMOX_NODES)"
+            )
+        else:
+            fallback = (user, token_id, secret)
+    verify = env.get("VERIFY_TLS", "").strip()
+    tls_verify = _truthy("VERIFY_TLS", verify, problems) if verify else None
+    out = []
+    seen: set[str] = set()
+    for entry in _split_entries(env.get("PROXMOX_NODES", "")):
+        name, _, hostport = entry.partition(":")
+        name = name.strip()
+        if not name or not hostport:
+            problems.append(f"PROXMOX_NODES entry {entry!r}: use name:host:port (e.g. pve1:10.0.0.11:8006)")
+            continue
+        seen.add(name)
+        raw: dict[str, Any] = {"name": name}
+        origin = {"endpoints": "PROXMOX_NODES"}
+        try:
+            ep = ApiEndpoint.parse(hostport)
+            raw["endpoints"] = [{"host": ep.host, "port": ep.port}]
+        except (ValueError, ValidationError) as exc:
+            problems.append(f"PROXMOX_NODES entry {entry!r}: {exc if isinstance(exc, ValueError) else 'bad host'}")
+            continue
+        token, where = (
+            (tokens[name], f"PROXMOX_NODE_TOKENS (entry {name})") if name in tokens else (fallback, "PROXMOX_TOKEN_ID")
+        )
+        if token is None:
+            problems.append(
+                f"PROXMOX_NODES entry {name!r} has no token: add {name}:user@realm!id:secret to PROXMOX_NODE_TOKENS "
+                "or set PROXMOX_TOKEN_ID and PROXMOX_TOKEN_SECRET"
+            )
+            continue
+        raw.update(token_user=token[0], token_id=token[1], token_secret=token[2])
+        origin.update(token_user=where, token_id=where,
+                      token_secret=where if name in tokens else "PROXMOX_TOKEN_SECRET")
+        if tls_verify is not None:
+            raw["tls_verify"] = tls_verify
+            origin["tls_verify"] = "VERIFY_TLS"
+        out.append((raw, origin))
+    for name in sorted(set(tokens) - seen):
+        problems.append(f"PROXMOX_NODE_TOKENS names {name!r}, which is not in PROXMOX_NODES")
+    return out
+
+
+_JSON_KEYS = {"url": "endpoints", "user": "token_user", "token_id": "token_id", "token_secret": "token_secret",
+              "password": "password", "verify_ssl": "tls_verify", "default_node": "default_node"}
+
+
+def _clusters_from_json(data: Any, label: str, problems: list[str]) -> list[tuple[dict[str, Any], dict[str, str]]]:
+    """The hybrid server's ``clusters.json``: ``{"clusters": {"NAME": {"url": "host:port", "user":
+    "user@realm", "token_id": "name", "token_secret": "...", "verify_ssl": false}}}``."""
+    clusters = data.get("clusters") if isinstance(data, dict) else None
+    if not isinstance(clusters, dict):
+        problems.append(f'{label}: expected {{"clusters": {{"NAME": {{"url": ..., ...}}}}}} (the hybrid server\'s clusters.json)')
+        return []
+    for key in data:
+        if key != "clusters":
+            problems.append(f"{label}: unknown key {key!r}")
+    out = []
+    for name, entry in clusters.items():
+        if not isinstance(entry, dict):
+            problems.append(f"{label}: cluster {name!r} must be an object")
+            continue
+        raw: dict[str, Any] = {"name": name}
+        origin: dict[str, str] = {}
+        for key, value in entry.items():
+            field_name = _JSON_KEYS.get(key)
+            if field_name is None:
+                problems.append(f"{label}: cluster {name!r}: unknown key {key!r} (known: {', '.join(_JSON_KEYS)})")
+                continue
+            origin[field_name] = f"{label} ({key})"
+            if key == "url":
+                try:
+                    ep = ApiEndpoint.parse(str(value))
+                    value = [{"host": ep.host, "port": ep.port}]
+                except (ValueError, ValidationError) as exc:
+                    problems.append(f"{label}: cluster {name!r}: url: {exc if isinstance(exc, ValueError) else 'bad host'}")
+                    continue
+            elif key == "user" and "token_id" not in entry:
+                field_name = "username"  # no token: the user logs in with its password
+                origin["username"] = origin.pop("token_user")
+            raw[field_name] = value
+        out.append((raw, origin))
+    return out
+
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Build :class:`Settings` from the environment and the optional TOML file.
 
@@ -718,57 +994,99 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
 
     path = env.get("PROXMOX_MCP_CONFIG", "").strip()
     file_data: dict[str, Any] = {}
+    json_clusters: list[tuple[dict[str, Any], dict[str, str]]] = []
     if path:
         source = f"file {path}"
         try:
-            file_data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+            text = Path(path).read_text(encoding="utf-8")
+            if path.endswith(".json") or text.lstrip().startswith("{"):
+                import json
+
+                try:
+                    json_clusters = _clusters_from_json(json.loads(text), f"PROXMOX_MCP_CONFIG={path}", problems)
+                except ValueError as exc:
+                    problems.append(f"PROXMOX_MCP_CONFIG={path!r}: cannot read JSON: {exc}")
+            else:
+                file_data = tomllib.loads(text)
         except FileNotFoundError:
             problems.append(f"PROXMOX_MCP_CONFIG={path!r}: file not found")
         except (OSError, tomllib.TOMLDecodeError) as exc:
             problems.append(f"PROXMOX_MCP_CONFIG={path!r}: cannot read TOML: {exc}")
 
-    env_cluster = _cluster_from_env(env, problems, backend)
+    shape = env_shape(env, problems)
+    env_clusters: list[tuple[dict[str, Any], dict[str, str]]] = []
+    if shape == "native":
+        raw_env = _cluster_from_env(env, problems, backend)
+        if raw_env is not None:
+            env_clusters.append((raw_env, _origin_of(raw_env)))
+    elif shape == "hybrid":
+        translated, came = _hybrid_env(env, problems)
+        raw_env = _cluster_from_env(translated, problems, backend)
+        if raw_env is not None:
+            env_clusters.append((raw_env, _origin_of(raw_env, came)))
+    elif shape == "nodes":
+        env_clusters = _clusters_from_nodes(env, problems)
     file_clusters = file_data.pop("clusters", []) if isinstance(file_data, dict) else []
     if not isinstance(file_clusters, list):
         problems.append("configuration file: `clusters` must be an array of tables ([[clusters]])")
         file_clusters = []
-    if env_cluster is not None and file_clusters:
+    file_shape = "hybrid-json" if json_clusters else "file" if file_clusters else None
+    if env_clusters and file_shape is not None:
+        assert shape is not None
         problems.append(
-            "both PROXMOX_HOST and the [[clusters]] of PROXMOX_MCP_CONFIG define clusters: "
-            "keep one of the two (put the env cluster into the file as another [[clusters]] table)"
+            f"both {SHAPE_LABELS[shape]} and {SHAPE_LABELS[file_shape]} define clusters: keep one of the two "
+            "(put the env cluster into the file as another [[clusters]] table, or `proxmox-mcp config migrate`)"
         )
 
+    origins: list[dict[str, str]] = []
     for i, raw in enumerate(file_clusters):
         label = raw.get("name", f"#{i + 1}") if isinstance(raw, dict) else f"#{i + 1}"
         key_from_backend = (
             _secrets_from_file(raw, label, backend, problems, _vault_path(env)) if isinstance(raw, dict) else False
         )
+        origin = {k: f"file {path}" for k in raw if k != "name"} if isinstance(raw, dict) else {}
         _ssh_from_file(raw, label, problems, key_from_backend)
         try:
             clusters.append(ClusterConfig.model_validate(raw))
+            origins.append(origin)
         except ValidationError as exc:
             found = _fmt_validation(f"cluster {label}: ", exc)
             if isinstance(raw, dict):
                 found += [f"cluster {label}: {p}" for p in auth_problems(raw) if not any(p in f for f in found)]
             problems.extend(found)
-    if env_cluster is not None and not file_clusters:
+    for raw, origin in json_clusters:
         try:
-            clusters.append(ClusterConfig.model_validate(env_cluster))
+            clusters.append(ClusterConfig.model_validate(raw))
+            origins.append(origin)
         except ValidationError as exc:
-            found = _fmt_validation("", exc, _ENV_FIELD)
-            found += [p for p in auth_problems(env_cluster) if not any(p in f for f in found)]
+            found = _fmt_validation(f"cluster {raw.get('name')}: ", exc)
+            found += [f"cluster {raw.get('name')}: {p}" for p in auth_problems(raw) if not any(p in f for f in found)]
             problems.extend(found)
+    if env_clusters and file_shape is None:
+        for raw, origin in env_clusters:
+            prefix = "" if shape != "nodes" else f"PROXMOX_NODES entry {raw.get('name')}: "
+            try:
+                clusters.append(ClusterConfig.model_validate(raw))
+                origins.append(origin)
+            except ValidationError as exc:
+                found = _fmt_validation(prefix, exc, _ENV_FIELD if shape == "native" else None)
+                found += [prefix + p for p in auth_problems(raw) if not any(p in f for f in found)]
+                problems.extend(found)
 
-    top: dict[str, Any] = {"source": source}
+    top: dict[str, Any] = {"source": source, "shape": file_shape or shape or "native"}
+    top_origin: dict[str, str] = {}
     for key in ("access", "log_level", "enable_shell", "toolsets", "tools", "exclude_tools", *_SAFETY_ENV):
         if key in file_data:
             top[key] = file_data.pop(key)
+            top_origin[key] = f"file {path}"
     for key in list(file_data):
         problems.append(f"configuration file: unknown key {key!r}")
     if env.get("PROXMOX_MCP_ACCESS"):
         top["access"] = env["PROXMOX_MCP_ACCESS"].strip()
+        top_origin["access"] = "PROXMOX_MCP_ACCESS"
     if env.get("PROXMOX_MCP_LOG_LEVEL"):
         top["log_level"] = env["PROXMOX_MCP_LOG_LEVEL"].strip().upper()
+        top_origin["log_level"] = "PROXMOX_MCP_LOG_LEVEL"
     if env.get("PROXMOX_MCP_ENABLE_SHELL"):
         top["enable_shell"] = _truthy("PROXMOX_MCP_ENABLE_SHELL", env["PROXMOX_MCP_ENABLE_SHELL"], problems)
     for key, env_name in (("toolsets", "PROXMOX_MCP_TOOLSETS"), ("tools", "PROXMOX_MCP_TOOLS"),
@@ -805,4 +1123,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         raise ConfigError(problems, hint="See `proxmox-mcp doctor` and docs/configuration.md.")
     assert settings is not None and resolver is not None
     settings.bind_resolver(resolver)
+    settings._origin = top_origin
+    for c, origin in zip(settings.clusters, origins, strict=True):
+        c._origin = origin
     return settings

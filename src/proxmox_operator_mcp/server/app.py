@@ -183,7 +183,7 @@ class ProxmoxMCP(MCPServer):
     def _mcp_tools(self) -> list[MCPTool]:
         tools = []
         for spec in self.visible.values():
-            input_schema, output_schema = _schemas(spec)
+            input_schema, output_schema = _schemas(spec, self.pve_settings.cluster_names)
             tools.append(
                 MCPTool(
                     name=spec.name,
@@ -222,7 +222,7 @@ class ProxmoxMCP(MCPServer):
         spec = self.visible.get(name)
         if spec is None:
             return None
-        return _schemas(spec)[0]
+        return _schemas(spec, self.pve_settings.cluster_names)[0]
 
     # --- consent and audit ----------------------------------------------------------------------
 
@@ -305,6 +305,13 @@ class ProxmoxMCP(MCPServer):
             dry_run = arguments.pop(DRY_RUN_ARG, False)
             if not isinstance(dry_run, bool):
                 return _error(f"{DRY_RUN_ARG} must be true or false. Nothing was sent to Proxmox.")
+        from .filters import pop_cluster
+
+        try:
+            cluster, arguments = pop_cluster(arguments, self.pve_settings.cluster_names)
+        except ProxmoxMCPError as exc:
+            METRICS.tool_calls.inc(tool=name, outcome="invalid_arguments")
+            return _error(_redact(exc.to_text()))
         try:
             args = spec.input_model.model_validate(arguments)
         except ValidationError as exc:
@@ -357,6 +364,7 @@ class ProxmoxMCP(MCPServer):
                 settings=self.pve_settings,
                 gate=self.gate,
                 tool_name=name,
+                cluster=cluster,
                 progress=progress,
                 principal=principal,
                 confirmer=consent,
@@ -484,13 +492,17 @@ def _elicitation(context: Context[Any, Any] | None) -> Callable[[str], Awaitable
     return ask
 
 
-def _schemas(spec: ToolSpec[Any, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """A tool's input and output schemas as listed; mutating tools also take ``dry_run``."""
-    if spec.read_only:
-        return spec.input_schema(), spec.output_schema()
-    from ..policy.dryrun import with_dry_run
+def _schemas(spec: ToolSpec[Any, Any], clusters: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A tool's input and output schemas as listed: mutating tools also take ``dry_run``; with
+    several clusters every tool takes ``cluster`` (the one mutator of each, in one place)."""
+    from .filters import add_cluster_param
 
-    return with_dry_run(spec.input_schema(), spec.output_schema())
+    inp, out = spec.input_schema(), spec.output_schema()
+    if not spec.read_only:
+        from ..policy.dryrun import with_dry_run
+
+        inp, out = with_dry_run(inp, out)
+    return add_cluster_param(inp, clusters), out
 
 
 def _error(text: str) -> CallToolResult:
@@ -516,4 +528,10 @@ def build_server(
         settings.bind_resolver(resolver)
     register_secrets(settings)
     extra: dict[str, Any] = {"auth": auth, "token_verifier": token_verifier} if auth is not None else {}
-    return ProxmoxMCP(settings, rest_transport=rest_transport, scope_names=scope_names, **extra)
+    server = ProxmoxMCP(settings, rest_transport=rest_transport, scope_names=scope_names, **extra)
+    from ..prompts import register_prompts
+    from ..resources import register_resources
+
+    register_resources(server)
+    register_prompts(server)
+    return server

@@ -13,7 +13,7 @@ from typing import Any
 
 from ..errors import ConfigError
 
-__all__ = ["MODE_RANK", "ToolFilter", "narrowest", "parse_names"]
+__all__ = ["CLUSTER_PARAM", "MODE_RANK", "ToolFilter", "add_cluster_param", "narrowest", "parse_names", "pop_cluster"]
 
 MODE_RANK = {"read-only": 0, "operator": 1, "admin": 2}
 
@@ -81,3 +81,60 @@ class ToolFilter:
                 continue
             out[spec.name] = spec
         return out
+
+
+# --- the `cluster` parameter -----------------------------------------------------------------
+#
+# With more than one cluster configured, every tool takes an optional `cluster` argument. It is
+# added to the advertised schema in one place (add_cluster_param, applied to tools/list) and
+# removed from the arguments before input validation (pop_cluster), so no tool's input model
+# knows about it.
+
+CLUSTER_PARAM = "cluster"
+
+
+def add_cluster_param(input_schema: Mapping[str, Any], cluster_names: Sequence[str]) -> dict[str, Any]:
+    """``input_schema`` with an optional ``cluster`` property (an enum of ``cluster_names``).
+
+    With fewer than two clusters the schema comes back unchanged (a copy). The input is never
+    modified.
+    """
+    schema = dict(input_schema)
+    if len(cluster_names) < 2:
+        return schema
+    props = dict(schema.get("properties") or {})
+    props[CLUSTER_PARAM] = {
+        "type": "string",
+        "enum": list(cluster_names),
+        "description": "Cluster to act on (default: "
+        + cluster_names[0]
+        + "; overview and cluster list cover every cluster when omitted).",
+    }
+    schema["properties"] = props
+    schema.setdefault("type", "object")
+    return schema
+
+
+def pop_cluster(arguments: Mapping[str, Any] | None, cluster_names: Sequence[str]) -> tuple[str | None, dict[str, Any]]:
+    """Split the ``cluster`` argument off ``arguments``: ``(name or None, the other arguments)``.
+
+    With fewer than two clusters nothing is popped (a ``cluster`` argument then reaches the
+    tool's input model, which refuses it as unknown).
+
+    Raises:
+        InvalidArgumentError: ``cluster`` is not a string or names no configured cluster.
+    """
+    from ..errors import InvalidArgumentError
+
+    rest = dict(arguments or {})
+    if len(cluster_names) < 2 or CLUSTER_PARAM not in rest:
+        return None, rest
+    name = rest.pop(CLUSTER_PARAM)
+    if name is None:
+        return None, rest
+    if not isinstance(name, str) or name not in cluster_names:
+        raise InvalidArgumentError(
+            f"unknown cluster {name!r}. Nothing was sent to Proxmox.",
+            hint=f"configured clusters: {', '.join(cluster_names)} (proxmox_cluster_list shows them)",
+        )
+    return name, rest

@@ -178,6 +178,9 @@ async def _send(send: Send, reply: _Reply, gzip_ok: bool) -> None:
 async def _handle(cluster: SimCluster, schema: ApiSchema, scope: Scope, headers: dict[str, str], body: bytes) -> _Reply:
     method = scope["method"].upper()
     path = scope["path"]
+    raw = (scope.get("raw_path") or b"").decode("latin-1").split("?", 1)[0]
+    if "%2f" in raw.lower():  # a '/' inside a value (volume ID): the schema decodes per segment, as PVE
+        path = raw
     if method not in ("GET", "POST", "PUT", "DELETE"):
         return _Reply(501, f"method '{method}' not available")
     m = re.match(r"^/api2/+(html|text|json|extjs|png|htmljs|spiceconfig)(/.*)?$", path)

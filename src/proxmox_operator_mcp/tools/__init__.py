@@ -36,6 +36,7 @@ TOOLSETS: dict[str, bool] = {
     "console": False,
     "cloudinit": False,
     "agent": False,
+    "diagnose": False,
 }
 
 
@@ -45,6 +46,8 @@ def all_tools() -> tuple[ToolSpec[Any, Any], ...]:
     from . import (
         api,
         cluster,
+        clusters,
+        diagnose,
         files,
         guests,
         inventory,
@@ -52,10 +55,12 @@ def all_tools() -> tuple[ToolSpec[Any, Any], ...]:
         lifecycle,
         nodeaccess,
         operations,
+        snippets,
     )
 
-    specs = [*inventory.TOOLS, *guests.TOOLS, *api.TOOLS, *nodeaccess.TOOLS, *files.TOOLS]
+    specs = [*inventory.TOOLS, *clusters.TOOLS, *guests.TOOLS, *api.TOOLS, *nodeaccess.TOOLS, *files.TOOLS]
     specs += [*jobs.TOOLS, *lifecycle.TOOLS, *cluster.TOOLS, *operations.TOOLS]
+    specs += [*snippets.TOOLS, *diagnose.TOOLS]
     names = [s.name for s in specs]
     assert len(names) == len(set(names)), "duplicate tool names"
     return tuple(specs)

@@ -94,7 +94,7 @@ class StorageUse(Output):
 
 
 class OverviewOut(Output):
-    cluster: str
+    cluster: str = Field(description="`all` when every cluster was asked.")
     nodes_online: int
     nodes_total: int
     vms_running: int
@@ -104,6 +104,9 @@ class OverviewOut(Output):
     templates: int
     nodes: list[NodeCount]
     storage_over_80pct: list[StorageUse] = Field(description="Storages more than 80% full (at most 20).")
+    clusters: list[dict[str, Any]] | None = Field(
+        None, description="For `all`: each cluster's counts, or its error. Nodes are then CLUSTER/NODE."
+    )
 
 
 def _pct(used: Any, total: Any) -> float | None:
@@ -115,7 +118,44 @@ def _pct(used: Any, total: Any) -> float | None:
 
 async def inventory_overview(ctx: ToolContext, args: NoInput) -> OverviewOut:
     """A small summary of the whole cluster at any size: nodes (online, load, guests), guest counts by state,
-    and storages over 80% full. Start here; then list or get what needs a closer look."""
+    and storages over 80% full (every cluster at once when several and no `cluster`). Start here; then list or
+    get what needs a closer look."""
+    from .clusters import fan_out, fans_out
+
+    if not fans_out(ctx):
+        return await _overview(ctx)
+    results = await fan_out(ctx, _overview)
+    parts: list[dict[str, Any]] = []
+    nodes: list[NodeCount] = []
+    storage: list[StorageUse] = []
+    sums = dict.fromkeys(("vms_running", "vms_total", "cts_running", "cts_total", "templates"), 0)
+    for r in results:
+        o = r.value
+        if o is None:
+            parts.append({"cluster": r.cluster, "ok": False, "error": r.error, "seconds": r.seconds})
+            continue
+        parts.append(
+            {"cluster": r.cluster, "ok": True, "seconds": r.seconds,
+             **o.model_dump(include={"nodes_online", "nodes_total", "vms_running", "vms_total", "cts_running",
+                                     "cts_total", "templates"})}
+        )
+        for key in sums:
+            sums[key] += getattr(o, key)
+        nodes += [n.model_copy(update={"node": f"{r.cluster}/{n.node}"}) for n in o.nodes]
+        storage += [s.model_copy(update={"node": f"{r.cluster}/{s.node}"}) for s in o.storage_over_80pct]
+    storage.sort(key=lambda s: -(s.used_pct or 0))
+    return OverviewOut(
+        cluster="all",
+        nodes_online=sum(1 for n in nodes if n.status == "online"),
+        nodes_total=len(nodes),
+        nodes=nodes,
+        storage_over_80pct=storage[:20],
+        clusters=parts,
+        **sums,
+    )
+
+
+async def _overview(ctx: ToolContext) -> OverviewOut:
     res = await ctx.api("GET", "/cluster/resources")
     nodes: dict[str, NodeCount] = {}
     storage: list[StorageUse] = []

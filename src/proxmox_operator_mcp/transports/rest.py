@@ -4,7 +4,10 @@
 first request (never at construction, so starting the server connects nowhere). It encodes
 requests the way PVE expects (query string for GET/DELETE, form body for POST/PUT, booleans as
 0/1, lists as repeated keys), authenticates with an API token or a ticket, verifies TLS (system
-store, CA file or fingerprint pin), retries only idempotent GETs on transient failures, and maps
+store, CA file or fingerprint pin), retries only idempotent GETs on transient failures, fails over
+across the cluster's endpoints (see :meth:`RestClient._select_endpoint`: a GET moves on a
+connection failure, timeout or 595/596; a write only when it could not connect, so it is never
+sent twice; a failed endpoint is skipped with a doubling backoff), and maps
 every failure to the :mod:`~proxmox_operator_mcp.errors` tree with PVE's own message and a hint.
 
 Credentials come from the cluster's :class:`~proxmox_operator_mcp.secrets.ClusterSecrets` on
@@ -150,8 +153,7 @@ def encode_path(path: str) -> str:
             f"API path {path!r} must start with '/' (a path below /api2/json, e.g. /nodes/pve1/qemu)"
         )
     body = path[1:]
-    if body.endswith("/"):
-        body = body[:-1]
+    body = body.removesuffix("/")
     if not body:
         return "/"
     segments = body.split("/")
@@ -308,6 +310,36 @@ def _retryable(exc: httpx2.HTTPError) -> bool:
     return isinstance(exc, httpx2.ConnectTimeout | httpx2.NetworkError | httpx2.RemoteProtocolError)
 
 
+def _endpoint_failure(exc: httpx2.HTTPError) -> bool:
+    """The endpoint itself failed (no connection, or no answer in time): take it out of rotation."""
+    if _tls.certificate_error(exc) is not None or isinstance(exc, httpx2.PoolTimeout):
+        return False
+    return isinstance(exc, httpx2.TimeoutException | httpx2.NetworkError | httpx2.RemoteProtocolError)
+
+
+def _may_move(exc: httpx2.HTTPError, verb: str) -> bool:
+    """May the request go to the next endpoint after ``exc``?
+
+    GET: after any connection failure or timeout (certificate failures excepted: another node of
+    the same cluster would be refused for the same reason, and the operator must look).
+    Writes: only after a failure to connect (``ConnectError``/``ConnectTimeout``: the request was
+    never sent, so PVE cannot have received it). A write that was sent and then lost its
+    connection or timed out is never sent again anywhere.
+    """
+    if _tls.certificate_error(exc) is not None or isinstance(exc, httpx2.PoolTimeout):
+        return False
+    if verb == "GET":
+        return _endpoint_failure(exc)
+    return isinstance(exc, httpx2.ConnectError | httpx2.ConnectTimeout)
+
+
+@dataclass(slots=True)
+class _Health:
+    failures: int = 0
+    down_until: float = 0.0
+    last_error: str | None = None
+
+
 def _reason(exc: BaseException) -> str:
     text = str(exc).strip()
     return text or type(exc).__name__
@@ -322,7 +354,9 @@ class RestClient:
             ``ASGITransport``); TLS settings are then not applied.
         retries: how many times an idempotent GET is tried again after a transient failure.
         retry_base_delay: first backoff delay in seconds (doubles per retry, plus jitter).
-        clock: monotonic clock for the ticket's age (tests move it forward).
+        clock: monotonic clock for the ticket's age and the endpoints' backoff (tests move it forward).
+        health_backoff: seconds an endpoint that failed to connect or answer is skipped while the
+            cluster has others (doubles per consecutive failure, up to ``health_backoff_max``).
     """
 
     def __init__(
@@ -333,6 +367,8 @@ class RestClient:
         retries: int = 2,
         retry_base_delay: float = 0.25,
         clock: Callable[[], float] = time.monotonic,
+        health_backoff: float = 5.0,
+        health_backoff_max: float = 300.0,
     ) -> None:
         self._cluster = cluster
         self._transport = transport
@@ -347,6 +383,11 @@ class RestClient:
         # Tickets, CSRF tokens, token secrets and passwords used lately, so that an echo of one
         # (even of one rotated away) is redacted too.
         self._session_secrets: deque[str] = deque(maxlen=8)
+        # Endpoints that failed lately (absent: healthy). A failed endpoint is skipped for
+        # health_backoff seconds, doubling per consecutive failure up to health_backoff_max.
+        self._health: dict[ApiEndpoint, _Health] = {}
+        self._health_backoff = max(0.0, health_backoff)
+        self._health_backoff_max = max(self._health_backoff, health_backoff_max)
 
     def __repr__(self) -> str:
         ep = self._select_endpoint()
@@ -370,9 +411,59 @@ class RestClient:
         """The endpoint the next request goes to."""
         return self._select_endpoint()
 
-    def _select_endpoint(self) -> ApiEndpoint:
-        # The single place that picks an endpoint: failover across cluster.endpoints goes here.
-        return self._cluster.endpoints[0]
+    def _select_endpoint(self, tried: frozenset[ApiEndpoint] | set[ApiEndpoint] = frozenset()) -> ApiEndpoint:
+        """The single place that picks an endpoint.
+
+        The first endpoint, in configured order, that is healthy and not in ``tried``; when none
+        is, the one (not tried, if any is left) whose backoff ends first, so that a cluster whose
+        endpoints all failed lately is still tried rather than refused.
+        """
+        endpoints = self._cluster.endpoints
+        if len(endpoints) == 1:
+            return endpoints[0]
+        now = self._clock()
+        fresh = [ep for ep in endpoints if ep not in tried] or list(endpoints)
+        for ep in fresh:
+            h = self._health.get(ep)
+            if h is None or h.down_until <= now:
+                return ep
+        return min(fresh, key=lambda ep: self._health[ep].down_until)
+
+    def _mark_down(self, endpoint: ApiEndpoint, why: str) -> None:
+        """Take ``endpoint`` out of rotation for a while (doubling per consecutive failure)."""
+        if len(self._cluster.endpoints) == 1:
+            return
+        h = self._health.setdefault(endpoint, _Health())
+        h.failures += 1
+        h.last_error = why
+        delay = min(self._health_backoff * 2 ** (h.failures - 1), self._health_backoff_max)
+        h.down_until = self._clock() + delay
+        log.warning(
+            "cluster %r: endpoint %s:%d failed (%s); trying it again in %.0f s",
+            self._cluster.name, endpoint.host, endpoint.port, why, delay,
+        )
+
+    def _mark_up(self, endpoint: ApiEndpoint) -> None:
+        if endpoint in self._health:
+            del self._health[endpoint]
+
+    def endpoint_health(self) -> list[dict[str, Any]]:
+        """Each endpoint's state: ``{"endpoint", "healthy", "failures", "retry_in", "last_error"}``."""
+        now = self._clock()
+        out = []
+        for ep in self._cluster.endpoints:
+            h = self._health.get(ep)
+            down = h is not None and h.down_until > now
+            out.append(
+                {
+                    "endpoint": f"{ep.host}:{ep.port}",
+                    "healthy": not down,
+                    "failures": h.failures if h else 0,
+                    "retry_in": round(h.down_until - now, 1) if down and h else None,
+                    "last_error": h.last_error if h else None,
+                }
+            )
+        return out
 
     # ----------------------------------------------------------------- public API
 
@@ -420,20 +511,35 @@ class RestClient:
         attempt = 0
         stale: _Ticket | None = None
         reread = False
+        tried: set[ApiEndpoint] = set()
+        multi = len(self._cluster.endpoints) > 1
         while True:
-            endpoint = self._select_endpoint()
+            endpoint = self._select_endpoint(tried)
             started = time.perf_counter()
             generation = self._secrets.generation
             try:
                 response, ticket = await self._send(endpoint, verb, url_path, pairs, stale)
             except httpx2.HTTPError as exc:
+                if _endpoint_failure(exc):
+                    self._mark_down(endpoint, _reason(exc))
+                if multi and _may_move(exc, verb):
+                    # Another endpoint serves the same cluster. A GET moves on any connection
+                    # failure or timeout; a write only when it never left (no connection was
+                    # made), so PVE cannot have received it.
+                    tried.add(endpoint)
+                    if len(tried) < len(self._cluster.endpoints):
+                        log.info("%s %s: %s failed (%s); trying the next endpoint", verb, path,
+                                 endpoint.host, _reason(exc))
+                        continue
                 if verb == "GET" and attempt < self._retries and _retryable(exc):
                     attempt += 1
+                    tried.clear()
                     await self._backoff(attempt, verb, path, _reason(exc))
                     continue
                 raise await self._transport_error(exc, endpoint, verb, path) from exc
             status = response.status_code
             log.debug("%s %s -> %d in %.0f ms", verb, path, status, (time.perf_counter() - started) * 1000)
+            self._mark_up(endpoint)  # it answered
             if status == 401 and ticket is not None and stale is None:
                 # The ticket expired or was revoked: log in again once and repeat once. (A 401
                 # means PVE did not run the request, so repeating a write is safe.)
@@ -450,8 +556,16 @@ class RestClient:
                 if changed:
                     log.info("PVE refused the token for %s %s; it changed in the backend, sending again", verb, path)
                     continue
+            if verb == "GET" and multi and status in (595, 596):
+                # pveproxy on this endpoint could not reach the node serving the request; another
+                # endpoint may (the endpoint itself answered, so it stays in rotation).
+                tried.add(endpoint)
+                if len(tried) < len(self._cluster.endpoints):
+                    log.info("%s %s: %s answered %d; trying the next endpoint", verb, path, endpoint.host, status)
+                    continue
             if verb == "GET" and status in RETRY_STATUSES and attempt < self._retries:
                 attempt += 1
+                tried.clear()
                 await self._backoff(attempt, verb, path, f"HTTP {status}")
                 continue
             return self._parse(response, verb, path, endpoint)
@@ -553,7 +667,7 @@ class RestClient:
 
     async def _backoff(self, attempt: int, verb: str, path: str, why: str) -> None:
         delay = self._retry_base_delay * 2 ** (attempt - 1)
-        delay += random.uniform(0, delay)  # noqa: S311 - jitter, not security
+        delay += random.uniform(0, delay)
         log.info("%s %s failed (%s); retry %d of %d in %.2f s", verb, path, why, attempt, self._retries, delay)
         await anyio.sleep(delay)
 

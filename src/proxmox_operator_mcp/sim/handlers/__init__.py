@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import access, cluster, datacenter, guests, storage  # noqa: F401  (registration by import)
+from . import access, cluster, content, datacenter, guests, storage  # noqa: F401  (registration by import)
 from .base import ROUTES, Call, Paged
 
 __all__ = ["ROUTES", "Call", "Paged"]
