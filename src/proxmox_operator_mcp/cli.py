@@ -298,7 +298,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(full: bool = True) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="proxmox-mcp", description="MCP server for Proxmox VE clusters.")
     p.add_argument("--version", action="version", version=f"proxmox-operator-mcp {__version__}")
     sub = p.add_subparsers(dest="command")
@@ -341,12 +341,17 @@ def build_parser() -> argparse.ArgumentParser:
     aud_sub = aud.add_subparsers(dest="audit_command", required=True)
     ver = aud_sub.add_parser("verify", help="verify the hash chain; name the first bad record")
     ver.add_argument("path", nargs="?", help="the log, or its directory (default: PROXMOX_MCP_AUDIT_PATH)")
-    from .hostkey import add_parser as add_hostkey_parser
+    if full:
+        # Their modules (and what they import) are loaded only when they can be used: a stdio
+        # client waits for `serve` to start, and these are never part of it.
+        from .configcmd import add_parser as add_config_parser
+        from .hostkey import add_parser as add_hostkey_parser
 
-    add_hostkey_parser(sub)
-    from .configcmd import add_parser as add_config_parser
-
-    add_config_parser(sub)
+        add_hostkey_parser(sub)
+        add_config_parser(sub)
+    else:
+        sub.add_parser("hostkey", help="scan or pin a node's SSH host key", add_help=False)
+        sub.add_parser("config", help="show the effective configuration or migrate it to TOML", add_help=False)
     sub.add_parser("version", help="print the version")
     return p
 
@@ -355,7 +360,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["sim"]:
         return cmd_sim(argparse.Namespace(), argv[1:])
-    args = build_parser().parse_args(argv)
+    full = any(a in ("hostkey", "config", "-h", "--help") for a in argv[:1])
+    args = build_parser(full).parse_args(argv)
     cmd = args.command or "serve"
     if cmd == "serve":
         return cmd_serve(args)
