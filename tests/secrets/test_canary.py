@@ -331,11 +331,10 @@ async def world(backend: str, tmp: Path, bao: OpenBao | None) -> AsyncIterator[W
 class Audit:
     """Audit records of the run, built and written by the policy layer's own audit code.
 
-    The server does not write the audit log yet (the safety work wires PROXMOX_MCP_AUDIT_PATH);
-    until then each tool call, and each operation of the SSH scenario, is recorded here with
-    ``tool_call_record``/``operation_record`` into an ``AuditLog``, and the files are scanned
-    with everything else. Whatever the server itself writes under the audit directory is
-    scanned too.
+    The server writes its own audit log (PROXMOX_MCP_AUDIT_PATH, under the same directory); in
+    addition each tool call, and each operation of the SSH scenario, is recorded here with
+    ``tool_call_record``/``operation_record`` into an ``AuditLog``. Every file under the audit
+    directory is scanned with everything else.
     """
 
     def __init__(self, directory: Path) -> None:
