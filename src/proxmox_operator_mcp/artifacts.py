@@ -142,7 +142,14 @@ def default_store() -> ArtifactStore:
 
 
 def publish_artifact(ctx: ToolContext, data: bytes | str, mime: str, *, store: ArtifactStore | None = None) -> str:
-    """Keep ``data`` as an artifact of the calling principal; returns its ``proxmox://artifacts/…`` URI."""
+    """Keep ``data`` as an artifact of the calling principal; returns its ``proxmox://artifacts/…`` URI.
+
+    Text passes through the same redaction layer as every tool output before it is kept.
+    """
+    if isinstance(data, str):
+        from .secrets.redact import REDACTOR
+
+        data = REDACTOR.redact(data)
     return (store or _STORE).put(data, mime, owner_of(ctx.principal)).uri
 
 

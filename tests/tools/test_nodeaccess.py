@@ -252,3 +252,19 @@ async def test_bootstrap_never_uses_a_password_before_the_fingerprint_is_confirm
             text = await h.fail("proxmox_bootstrap_node_access", {"password": "canary-123"})
     assert "it was not used" in text and "canary-123" not in text
     assert h.ssh.connections == {}
+
+
+async def test_long_command_output_is_cut_inline_and_kept_whole_as_an_artifact() -> None:
+    from proxmox_operator_mcp.artifacts import default_store, owner_of
+    from proxmox_operator_mcp.tools.nodeaccess import INLINE_OUTPUT, _command_out
+    from proxmox_operator_mcp.transports.ssh import CommandResult
+
+    class Ctx:
+        principal = {"sub": "local"}
+
+    big = "".join(f"line {i}\n" for i in range(10_000))
+    out = _command_out(Ctx(), "pve1", ["qm", "list"], CommandResult(0, big, "", 0.01))  # type: ignore[arg-type]
+    assert out.output_uri and out.output_uri.startswith("proxmox://artifacts/")
+    assert len(out.stdout) < INLINE_OUTPUT + 200 and "truncated" in out.stdout and out.stdout.endswith("line 9999\n")
+    art = default_store().get(out.output_uri.rsplit("/", 1)[1], owner_of(Ctx.principal))
+    assert art.data.decode() == big

@@ -73,21 +73,35 @@ class CommandOut(Output):
     stdout: str
     stderr: str
     truncated: bool = Field(False, description="Output beyond max_output was dropped (a marker says how much).")
+    output_uri: str | None = Field(None, description="Artifact with the whole output, when stdout/stderr were cut here.")
     timed_out: bool = False
     duration_ms: int
 
 
-def _command_out(node: str, argv: list[str], result: Any, **extra: Any) -> CommandOut:
+# Output shown inline per stream; more is published as an artifact (proxmox://artifacts/…).
+INLINE_OUTPUT = 16_000
+
+
+def _command_out(ctx: ToolContext, node: str, argv: list[str], result: Any, **extra: Any) -> CommandOut:
+    from ..artifacts import cap_text
+
     def text(value: str) -> str:
         return clean_text(value, len(value) + 1)
 
+    stdout, stderr = text(result.stdout), text(result.stderr)
+    uri = None
+    if len(stdout) > INLINE_OUTPUT or len(stderr) > INLINE_OUTPUT:
+        stdout, uri = cap_text(ctx, stdout, INLINE_OUTPUT)
+        stderr, err_uri = cap_text(ctx, stderr, INLINE_OUTPUT)
+        uri = uri or err_uri
     return CommandOut(
         node=node,
         argv=list(argv),
         exit_status=result.exit_status,
         ok=result.ok,
-        stdout=text(result.stdout),
-        stderr=text(result.stderr),
+        stdout=stdout,
+        stderr=stderr,
+        output_uri=uri,
         truncated=result.truncated,
         timed_out=result.timed_out,
         duration_ms=int(result.duration * 1000),
@@ -171,7 +185,7 @@ async def cli_run(ctx: ToolContext, args: CliRunIn) -> CliRunOut:
         tool=ctx.tool_name,
     )
     result = await submit_op(ctx, op)
-    out = _command_out(target.node, args.argv, result)
+    out = _command_out(ctx, target.node, args.argv, result)
     return CliRunOut(**out.model_dump(), kind=kind)
 
 
@@ -221,7 +235,7 @@ async def node_terminal_run(ctx: ToolContext, args: TerminalIn) -> CommandOut:
         targets=(f"node {target.node}",),
         tool=ctx.tool_name,
     )
-    return _command_out(target.node, argv, await submit_op(ctx, op))
+    return _command_out(ctx, target.node, argv, await submit_op(ctx, op))
 
 
 # --------------------------------------------------------------------------- proxmox_lxc_exec
@@ -279,7 +293,7 @@ async def lxc_exec(ctx: ToolContext, args: LxcExecIn) -> LxcExecOut:
         targets=(f"container {args.vmid}{f' ({name})' if name else ''} on {node}",),
         tool=ctx.tool_name,
     )
-    out = _command_out(target.node, argv, await submit_op(ctx, op))
+    out = _command_out(ctx, target.node, argv, await submit_op(ctx, op))
     return LxcExecOut(**out.model_dump(), vmid=args.vmid)
 
 
@@ -332,7 +346,7 @@ async def shell_run(ctx: ToolContext, args: ShellRunIn) -> CommandOut:
         targets=(f"node {target.node}",),
         tool=ctx.tool_name,
     )
-    return _command_out(target.node, list(argv), await submit_op(ctx, op))
+    return _command_out(ctx, target.node, list(argv), await submit_op(ctx, op))
 
 
 # --------------------------------------------------------------------------- bootstrap

@@ -180,6 +180,7 @@ class TextOut(Output):
     vmid: int
     node: str
     text: str
+    text_uri: str | None = None
 
 
 async def cloud_init_dump(ctx: ToolContext, args: CloudInitIn) -> TextOut:
@@ -187,7 +188,10 @@ async def cloud_init_dump(ctx: ToolContext, args: CloudInitIn) -> TextOut:
     node, _ = await locate_guest(ctx, args.vmid, "qemu", args.node)
     text = await act(ctx, "GET", f"/nodes/{node}/qemu/{args.vmid}/cloudinit/dump", {"type": args.type}, node=node,
                      target=f"cloud-init {args.type} data of VM {args.vmid}")
-    return TextOut(vmid=args.vmid, node=node, text=clean_text(str(text or ""), 60_000))
+    from ..artifacts import cap_text
+
+    shown, uri = cap_text(ctx, str(clean_text(str(text or ""), 8_000_000)), 16_000)
+    return TextOut(vmid=args.vmid, node=node, text=shown, text_uri=uri)
 
 
 async def _agent(ctx: ToolContext, args: VmIn, command: str) -> tuple[str, Any]:
