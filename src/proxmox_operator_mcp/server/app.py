@@ -77,12 +77,6 @@ def _redact(text: str) -> str:
     return REDACTOR.redact(text)
 
 
-def _redact_obj(obj: Any) -> Any:
-    from ..secrets.redact import REDACTOR
-
-    return REDACTOR.redact_obj(obj)
-
-
 def register_secrets(settings: Settings) -> None:
     """Teach the redaction layer every secret value known at start: inline credentials (token
     secrets, passwords, SSH keys and passphrases) and the secret backend's own (the Vault token).

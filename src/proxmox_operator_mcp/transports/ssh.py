@@ -357,6 +357,18 @@ _ENV_NAMES = {
 }
 
 
+# Every connection ignores ambient trust and credentials: no ~/.ssh/config, no agent (nor its
+# forwarding), no X.509, host-based or GSS authentication. One definition for every connect.
+_NO_AMBIENT_TRUST: dict[str, Any] = {
+    "config": None,
+    "agent_path": None,
+    "agent_forwarding": False,
+    "x509_trusted_certs": None,
+    "host_based_auth": False,
+    "gss_auth": False,
+    "gss_kex": False,
+}
+
 def ssh_targets_from_env(env: Mapping[str, str], default_host: str | None = None) -> dict[str, SshTarget]:
     """The single-node SSH target from the ``PROXMOX_SHELL_SSH_*`` environment.
 
@@ -1003,16 +1015,10 @@ class SshPool:
                     client_factory=lambda: client,
                     client_keys=[slot.client_key],
                     passphrase=None,
-                    config=None,
-                    agent_path=None,
-                    agent_forwarding=False,
-                    x509_trusted_certs=None,
                     preferred_auth="publickey",
                     password_auth=False,
                     kbdint_auth=False,
-                    host_based_auth=False,
-                    gss_auth=False,
-                    gss_kex=False,
+                    **_NO_AMBIENT_TRUST,
                     connect_timeout=target.connect_timeout,
                     login_timeout=target.connect_timeout,
                     keepalive_interval=self._keepalive_interval,
@@ -1288,16 +1294,10 @@ async def install_authorized_key(
                 known_hosts=([], [], []),
                 server_host_key_algs=list(PREFERRED_HOST_KEY_ALGS),
                 client_keys=[],
-                config=None,
-                agent_path=None,
-                agent_forwarding=False,
-                x509_trusted_certs=None,
                 preferred_auth="keyboard-interactive,password",
                 password_auth=True,
                 kbdint_auth=True,
-                host_based_auth=False,
-                gss_auth=False,
-                gss_kex=False,
+                **_NO_AMBIENT_TRUST,
                 connect_timeout=target.connect_timeout,
                 login_timeout=target.connect_timeout,
             )
