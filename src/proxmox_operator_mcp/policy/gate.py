@@ -131,6 +131,11 @@ class Gate:
                            confirmation=confirmation, upid=upid, phase="result" if mutating else None)
         return result
 
+    @property
+    def audit_enabled(self) -> bool:
+        """False only when no audit log is configured (records would go nowhere)."""
+        return not (self._audit_ready and self._audit is None)
+
     async def audit_append(self, record: Mapping[str, Any], *, required: bool = False) -> None:
         """Append a record (tool calls, approvals). Raises AuditError only when ``required``.
 
@@ -195,6 +200,8 @@ class Gate:
                 op.cluster, op.tool, op.plane, op.describe(), decision.verdict, outcome, (seconds or 0) * 1000,
                 (principal or {}).get("sub", "local"),
             )
+        if not self.audit_enabled:
+            return
         record = operation_record(op, decision, principal=principal, outcome=outcome, call_id=call_id,
                                   seconds=seconds, confirmation=confirmation, upid=upid, phase=phase)
         await self.audit_append(record, required=required)

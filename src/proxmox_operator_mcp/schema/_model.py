@@ -200,6 +200,9 @@ def _fill(template: str, values: Mapping[str, str], *, encode: bool) -> str:
     return "/".join(out)
 
 
+_RESOLVED_MAX = 4096
+
+
 class _Node:
     __slots__ = ("endpoints", "literals", "params", "template")
 
@@ -227,6 +230,9 @@ class ApiSchema:
         self.endpoints: list[Endpoint] = list(endpoints)
         self.privileges: tuple[str, ...] = tuple(privileges)
         self._root = _Node("")
+        # Successful resolutions by (method, path): tools ask for the same few paths again and
+        # again. Bounded; errors are never kept (they are rare and cheap to compute again).
+        self._resolved: dict[tuple[str, str], tuple[Endpoint, dict[str, str]]] = {}
         self._by_template: dict[str, _Node] = {}
         for ep in self.endpoints:
             node = self._root
@@ -277,6 +283,9 @@ class ApiSchema:
             SchemaValidationError: a path parameter value is invalid.
         """
         verb = _normalize_method(method)
+        hit = self._resolved.get((verb, path)) if isinstance(path, str) else None
+        if hit is not None:
+            return hit[0], dict(hit[1])
         segments = self._segments(verb, path)
         found = self._match(segments)
         if found is None:
@@ -301,6 +310,9 @@ class ApiSchema:
                 _check.check_prop(value, schema, name, errors)
         if errors:
             raise SchemaValidationError(verb, path, errors)
+        if len(self._resolved) >= _RESOLVED_MAX:
+            self._resolved.clear()
+        self._resolved[(verb, path)] = (endpoint, dict(values))
         return endpoint, values
 
     def validate(self, method: str, path: str, params: Mapping[str, Any] | None) -> ValidatedRequest:

@@ -56,6 +56,19 @@ _SAFE_KEY_SUFFIX_RE = re.compile(
 )
 
 
+# Every match of _SENSITIVE_KEY_RE contains one of these (lower-case) words. A case-insensitive
+# alternation scans ~200 ns per character in Python's re; lower() and a few `in` tests on the
+# same text cost under 5 % of that, so the pattern runs only where one of them occurs.
+_SENSITIVE_WORDS = ("pass", "secret", "token", "ticket", "authoriz", "cookie", "csrf", "key", "credential")
+_SENSITIVE_KEY_LOW_RE = re.compile(_SENSITIVE_KEY_RE.pattern)
+
+
+def _has_sensitive_word(text: str) -> bool:
+    """``_SENSITIVE_KEY_RE.search(text)``, fast for the usual text that holds none of its words."""
+    low = _lower(text)
+    return any(w in low for w in _SENSITIVE_WORDS) and _SENSITIVE_KEY_LOW_RE.search(low) is not None
+
+
 @functools.lru_cache(maxsize=4096)
 def is_sensitive_key(key: str) -> bool:
     """True when a mapping key (or ``key=`` in text) names a secret value.
@@ -64,9 +77,8 @@ def is_sensitive_key(key: str) -> bool:
     sensitive; ``tokenid``, ``token_id``, ``token_ttl``, ``PROXMOX_MCP_SECRET_BACKEND`` are not.
     """
     k = key.lower()
-    if k.startswith("proxmox_mcp_secret_"):
-        # the namespace of our own settings: only the part after it says what the value is
-        k = k[len("proxmox_mcp_secret_") :]
+    # the namespace of our own settings: only the part after it says what the value is
+    k = k.removeprefix("proxmox_mcp_secret_")
     if not _SENSITIVE_KEY_RE.search(k):
         return False
     if "secret" in k or "passw" in k:
@@ -357,7 +369,7 @@ class Redactor:
         one JSON dump and one scan of the text; only then is the structure walked.
         """
         text = json.dumps(obj, separators=(",", ":"), default=str)
-        if self.redact(text) == text and not _SENSITIVE_KEY_RE.search(text):
+        if self.redact(text) == text and not _has_sensitive_word(text):
             return obj, text
         clean = self.redact_obj(obj)
         return clean, self.redact(json.dumps(clean, separators=(",", ":"), default=str))

@@ -12,7 +12,8 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
-from functools import cached_property
+from functools import cache, cached_property
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from mcp.server import MCPServer
@@ -69,6 +70,24 @@ INSTRUCTIONS = (
 )
 
 _MODE_RANK = {"read-only": 0, "operator": 1, "admin": 2}
+
+
+@cache
+def _call_path() -> SimpleNamespace:
+    """What every tools/call needs, imported on the first call rather than at start-up (stdio
+    initialize stays fast) and then looked up once per call instead of re-imported."""
+    from ..policy.approvals import APPROVAL_ARG
+    from ..policy.consent import CallConsent, ConfirmationPending, ConfirmationRounds
+    from ..policy.dryrun import DRY_RUN_ARG, DryRunStop
+    from ..secrets.redact import REDACTOR
+    from ..tools.base import ToolContext
+    from .filters import pop_cluster
+
+    return SimpleNamespace(
+        APPROVAL_ARG=APPROVAL_ARG, CallConsent=CallConsent, ConfirmationPending=ConfirmationPending,
+        ConfirmationRounds=ConfirmationRounds, DRY_RUN_ARG=DRY_RUN_ARG, DryRunStop=DryRunStop,
+        REDACTOR=REDACTOR, ToolContext=ToolContext, pop_cluster=pop_cluster,
+    )
 
 
 def _redact(text: str) -> str:
@@ -239,6 +258,8 @@ class ProxmoxMCP(MCPServer):
         started: float,
         confirmation: str | None,
     ) -> None:
+        if not self.gate.audit_enabled:
+            return
         from ..policy.audit import tool_call_record
 
         record = tool_call_record(
@@ -286,23 +307,19 @@ class ProxmoxMCP(MCPServer):
             METRICS.tool_calls.inc(tool=name, outcome="denied")
             return _error(exc.to_text())
         # The approval id of a retried call is for the gate, not for the tool's input model.
-        from ..policy.approvals import APPROVAL_ARG
-
+        m = _call_path()
+        APPROVAL_ARG = m.APPROVAL_ARG
         arguments = dict(arguments or {})
         approval_id = arguments.pop(APPROVAL_ARG, None)
         if approval_id is not None and not isinstance(approval_id, str):
             return _error(f"{APPROVAL_ARG} must be a string. Nothing was sent to Proxmox.")
         dry_run = False
         if not spec.read_only:
-            from ..policy.dryrun import DRY_RUN_ARG
-
-            dry_run = arguments.pop(DRY_RUN_ARG, False)
+            dry_run = arguments.pop(m.DRY_RUN_ARG, False)
             if not isinstance(dry_run, bool):
-                return _error(f"{DRY_RUN_ARG} must be true or false. Nothing was sent to Proxmox.")
-        from .filters import pop_cluster
-
+                return _error(f"{m.DRY_RUN_ARG} must be true or false. Nothing was sent to Proxmox.")
         try:
-            cluster, arguments = pop_cluster(arguments, self.pve_settings.cluster_names)
+            cluster, arguments = m.pop_cluster(arguments, self.pve_settings.cluster_names)
         except ProxmoxMCPError as exc:
             METRICS.tool_calls.inc(tool=name, outcome="invalid_arguments")
             return _error(_redact(exc.to_text()))
@@ -312,10 +329,8 @@ class ProxmoxMCP(MCPServer):
             METRICS.tool_calls.inc(tool=name, outcome="invalid_arguments")
             return _error(_redact(_format_validation_error(spec, exc)))
 
-        from ..policy.consent import CallConsent, ConfirmationPending
-        from ..policy.dryrun import DryRunStop
-        from ..secrets.redact import REDACTOR
-        from ..tools.base import ToolContext
+        CallConsent, ConfirmationPending, DryRunStop = m.CallConsent, m.ConfirmationPending, m.DryRunStop
+        REDACTOR, ToolContext = m.REDACTOR, m.ToolContext
 
         progress = None
         if context is not None and context.request_context is not None:
@@ -331,12 +346,10 @@ class ProxmoxMCP(MCPServer):
         rnd = None
         if _asks_between_rounds(context):
             assert context is not None
-            from ..policy.consent import ConfirmationRounds
-
             try:
                 rnd = self._confirmation_rounds.open(
                     context.request_state,
-                    ConfirmationRounds.binding(name, arguments, principal, approval_id),
+                    m.ConfirmationRounds.binding(name, arguments, principal, approval_id),
                     _typed_answers(context.input_responses),
                 )
             except PolicyDenied as exc:

@@ -70,7 +70,8 @@ def clean_text(value: Any, max_len: int = 2000) -> Any:
     if not isinstance(value, str):
         return value
     out = _CONTROL_RE.sub("", value)
-    out = "".join(ch for ch in out if unicodedata.category(ch) != "Cf")
+    if not out.isascii():  # format characters (bidi controls, zero-width ...) are never ASCII
+        out = "".join(ch for ch in out if unicodedata.category(ch) != "Cf")
     if len(out) > max_len:
         out = out[:max_len] + f"…[truncated {len(out) - max_len} chars]"
     return out
