@@ -6,7 +6,8 @@ A tool shows a capped part of a large output and publishes the whole of it here
 
 * **Size caps**: one artifact holds at most ``max_bytes`` (the rest is cut, and the artifact says
   how much was cut); the store holds at most ``max_total`` bytes and drops the oldest first.
-* **TTL**: an artifact expires ``ttl`` seconds after it was published.
+* **TTL**: an artifact expires ``ttl`` seconds after it was published (the store's, or a shorter
+  one of its own, e.g. 60 s for a console ticket).
 * **Per-principal access**: an artifact belongs to the principal of the call that published it
   (issuer, subject and client); anyone else gets "not found", never "forbidden", so ids of
   others' artifacts cannot be probed. Ids are 128 random bits.
@@ -86,7 +87,8 @@ class ArtifactStore:
         self._items: OrderedDict[str, Artifact] = OrderedDict()
         self._lock = threading.Lock()
 
-    def put(self, data: bytes | str, mime: str, owner: str) -> Artifact:
+    def put(self, data: bytes | str, mime: str, owner: str, *, ttl: float | None = None) -> Artifact:
+        """Keep ``data`` for ``owner``; ``ttl`` (seconds) overrides the store's for this artifact."""
         raw = data.encode("utf-8") if isinstance(data, str) else bytes(data)
         now = self._clock()
         art = Artifact(
@@ -95,7 +97,7 @@ class ArtifactStore:
             data=raw[: self.max_bytes],
             mime=mime,
             created=now,
-            expires=now + self.ttl,
+            expires=now + (self.ttl if ttl is None else ttl),
             size=len(raw),
         )
         with self._lock:
@@ -141,16 +143,27 @@ def default_store() -> ArtifactStore:
     return _STORE
 
 
-def publish_artifact(ctx: ToolContext, data: bytes | str, mime: str, *, store: ArtifactStore | None = None) -> str:
+def publish_artifact(
+    ctx: ToolContext,
+    data: bytes | str,
+    mime: str,
+    *,
+    store: ArtifactStore | None = None,
+    redact: bool = True,
+    ttl: float | None = None,
+) -> str:
     """Keep ``data`` as an artifact of the calling principal; returns its ``proxmox://artifacts/…`` URI.
 
-    Text passes through the same redaction layer as every tool output before it is kept.
+    Text passes through the same redaction layer as every tool output before it is kept, unless
+    ``redact`` is false: only for a credential the caller asked for and must receive intact (a
+    console ticket), which then belongs in an artifact, never in the tool's output. ``ttl``
+    (seconds) overrides the store's for this artifact.
     """
-    if isinstance(data, str):
+    if redact and isinstance(data, str):
         from .secrets.redact import REDACTOR
 
         data = REDACTOR.redact(data)
-    return (store or _STORE).put(data, mime, owner_of(ctx.principal)).uri
+    return (store or _STORE).put(data, mime, owner_of(ctx.principal), ttl=ttl).uri
 
 
 def cap_text(

@@ -30,6 +30,11 @@ NodeField = Field(None, description="Node; default: the configured default node.
 
 _UNSAFE_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
+# Read data shown inline: at most this many bytes of text, or of binary data (base64, about 4/3
+# as many characters). More is published whole as an artifact (proxmox://artifacts/…).
+INLINE_TEXT_BYTES = 64 * 1024
+INLINE_BINARY_BYTES = 48 * 1024
+
 
 def encode_content(data: bytes) -> tuple[Literal["utf-8", "base64"], str]:
     """``("utf-8", text)`` for clean UTF-8 text (no control or bidi characters), else base64."""
@@ -60,6 +65,7 @@ class FileReadOut(Output):
     uid: int | None = None
     gid: int | None = None
     mtime: int | None = None
+    artifact: str | None = Field(None, description="All data read, when content is cut (it ends with a marker).")
 
 
 @tool(
@@ -92,13 +98,14 @@ async def file_read(ctx: ToolContext, args: FileReadIn) -> FileReadOut:
         tool=ctx.tool_name,
     )
     got = await submit_op(ctx, op)
-    encoding, content = encode_content(got.data)
+    encoding, content, uri = _inline(ctx, got.data)
     return FileReadOut(
         node=target.node,
         path=got.path,
         size=got.size,
         encoding=encoding,
         content=content,
+        artifact=uri,
         truncated=got.truncated,
         sha256=None if got.truncated else hashlib.sha256(got.data).hexdigest(),
         mode=f"{got.mode:04o}",
@@ -106,6 +113,26 @@ async def file_read(ctx: ToolContext, args: FileReadIn) -> FileReadOut:
         gid=got.gid,
         mtime=got.mtime,
     )
+
+
+def _inline(ctx: ToolContext, data: bytes) -> tuple[Literal["utf-8", "base64"], str, str | None]:
+    """``(encoding, content, artifact)``: all of ``data`` when it fits inline; else its start, a
+    visible marker naming the artifact, and the artifact that holds all of it (text is redacted
+    on the way in, as tool output is; binary data is kept as it is)."""
+    from ..artifacts import publish_artifact
+
+    encoding, content = encode_content(data)
+    cap = INLINE_TEXT_BYTES if encoding == "utf-8" else INLINE_BINARY_BYTES
+    if len(data) <= cap:
+        return encoding, content, None
+    if encoding == "utf-8":
+        uri = publish_artifact(ctx, content, "text/plain")
+        shown = data[:cap].decode("utf-8", errors="ignore")  # never half a character
+        size = len(shown.encode("utf-8"))
+    else:
+        uri = publish_artifact(ctx, data, "application/octet-stream")
+        shown, size = base64.b64encode(data[:cap]).decode(), cap
+    return encoding, f"{shown}\n…[truncated {len(data) - size} of {len(data)} bytes; all read: {uri}]…", uri
 
 
 class FileWriteIn(Input):

@@ -33,9 +33,14 @@ class JobWaitIn(JobIn):
     timeout: float = Field(120, gt=0, le=900, description="Seconds to wait; the job is untouched when they run out.")
 
 
+# A whole log (whole=true) is read in one request of at most this many lines.
+WHOLE_LOG_LINES = 50_000
+
+
 class JobLogsIn(JobIn):
     start: int = Field(0, ge=0, description="First line (0-based); pass next_start to read on.")
     limit: int = Field(200, ge=1, le=2000)
+    whole: bool = Field(False, description="For a long log: its last `limit` lines here, all of it as `artifact`.")
 
 
 class JobLogsOut(Output):
@@ -43,6 +48,7 @@ class JobLogsOut(Output):
     lines: list[str]
     next_start: int = Field(description="Pass as start to read on.")
     running: bool
+    artifact: str | None = None
 
 
 def _open(ctx: ToolContext, job: str) -> tuple[ToolContext, str, str]:
@@ -71,13 +77,32 @@ async def job_logs(ctx: ToolContext, args: JobLogsIn) -> JobLogsOut:
     """A job's log lines from `start`, paged. Lines are cleaned of control characters."""
     sub, upid, node = _open(ctx, args.job)
     st = await task_status(sub, node, upid)
+    running = st.get("status") != "stopped"
+    if args.whole:
+        return await _whole_log(sub, args, upid, node, running)
     rows = await sub.api(
         "GET", f"/nodes/{node}/tasks/{upid}/log", {"start": args.start, "limit": args.limit}, node=node
     )
     lines = [clean_text(r.get("t", ""), 1000) for r in rows or []]
-    return JobLogsOut(
-        job=args.job, lines=lines, next_start=args.start + len(lines), running=st.get("status") != "stopped"
+    return JobLogsOut(job=args.job, lines=lines, next_start=args.start + len(lines), running=running)
+
+
+async def _whole_log(sub: ToolContext, args: JobLogsIn, upid: str, node: str, running: bool) -> JobLogsOut:
+    """The whole log (up to WHOLE_LOG_LINES lines) in one read: its last ``limit`` lines inline after
+    a visible marker, all of it as an artifact when it does not fit."""
+    from ..artifacts import publish_artifact
+
+    rows = await sub.api(
+        "GET", f"/nodes/{node}/tasks/{upid}/log", {"start": 0, "limit": WHOLE_LOG_LINES}, node=node
     )
+    full = [str(clean_text(r.get("t", ""), 100_000)) for r in rows or []]
+    lines = [str(clean_text(t, 1000)) for t in full[-args.limit :]]
+    uri = None
+    if len(full) > args.limit:
+        uri = publish_artifact(sub, "\n".join(full) + "\n", "text/plain")
+        more = "; more from next_start" if len(full) >= WHOLE_LOG_LINES else ""
+        lines.insert(0, f"…[truncated {len(full) - args.limit} lines; full log: {uri}{more}]…")
+    return JobLogsOut(job=args.job, lines=lines, next_start=len(full), running=running, artifact=uri)
 
 
 async def job_cancel(ctx: ToolContext, args: JobIn) -> TaskOut:

@@ -100,20 +100,46 @@ class ConsoleIn(Input):
     node: NodeName | None = NodeOpt
 
 
-async def console_ticket(ctx: ToolContext, args: ConsoleIn) -> DataOut:
-    """A short-lived VNC/terminal ticket (port, ticket, user) for a guest console or the node shell, for a
-    noVNC or xterm.js client. Anything can be typed into such a console."""
+# A console ticket lives this long as an artifact (PVE's own are short-lived too).
+CONSOLE_TICKET_TTL = 60.0
+
+
+class ConsoleOut(Output):
+    node: str
+    port: int | None = None
+    user: str | None = None
+    websocket_path: str = Field(description="Open it with &vncticket=<the URL-encoded ticket> appended.")
+    upid: str | None = None
+    artifact: str = Field(description="JSON: port, ticket, user, cert, websocket_path; for 60 s, to you only.")
+
+
+async def console_ticket(ctx: ToolContext, args: ConsoleIn) -> ConsoleOut:
+    """A VNC/terminal ticket for a guest console or the node shell, for a noVNC or xterm.js client. The
+    ticket is only in `artifact`. Anything can be typed into such a console."""
+    import json
+    from urllib.parse import quote
+
+    from ..artifacts import publish_artifact
+
     if args.vmid is None:
         node = ctx.default_node(args.node)
-        path, target = f"/nodes/{node}/termproxy", f"node {node} shell"
+        path, target, params = f"/nodes/{node}/termproxy", f"node {node} shell", {}
+        ws = f"/api2/json/nodes/{node}/vncwebsocket"
     else:
         kind = "qemu" if args.kind == "vm" else "lxc"
         node, res = await locate_guest(ctx, args.vmid, kind, args.node)
         require(res.get("status") == "running", f"guest {args.vmid} is not running", "Start it first.")
         path, target = f"/nodes/{node}/{kind}/{args.vmid}/vncproxy", f"guest {args.vmid} console"
-    data = await act(ctx, "POST", path, {}, node=node, target=target)
-    keep = ("port", "ticket", "user", "cert", "upid")
-    return DataOut(data={"node": node, **{k: data[k] for k in keep if k in (data or {})}})
+        params = {"websocket": 1}  # a ticket for vncwebsocket (noVNC), as the PVE GUI asks
+        ws = f"/api2/json/nodes/{node}/{kind}/{args.vmid}/vncwebsocket"
+    data = await act(ctx, "POST", path, params, node=node, target=target) or {}
+    require(bool(data.get("ticket")), "PVE answered without a console ticket")
+    ws = f"{ws}?port={quote(str(data.get('port', '')), safe='')}"
+    secret = {k: data[k] for k in ("port", "ticket", "user", "cert") if k in data}
+    secret["websocket_path"] = f"{ws}&vncticket={quote(str(data['ticket']), safe='')}"
+    uri = publish_artifact(ctx, json.dumps(secret), "application/json", redact=False, ttl=CONSOLE_TICKET_TTL)
+    return ConsoleOut(node=node, port=data.get("port"), user=clean_text(data.get("user")), websocket_path=ws,
+                      upid=data.get("upid"), artifact=uri)
 
 
 class PciMapIn(Input):
@@ -315,7 +341,7 @@ TOOLS: list[ToolSpec[Any, Any]] = [
     tool(name="proxmox_storage_download_url", title="Download a file to a storage", toolset="storage",
          input_model=DownloadIn, output_model=NodeActionOut, read_only=False, open_world=True)(download_url),
     tool(name="proxmox_console_ticket", title="Console ticket for a guest or node", toolset="console",
-         input_model=ConsoleIn, output_model=DataOut, read_only=False, destructive=True)(console_ticket),
+         input_model=ConsoleIn, output_model=ConsoleOut, read_only=False, destructive=True)(console_ticket),
     tool(name="proxmox_pci_mapping_create", title="Create a PCI mapping", toolset="pci", input_model=PciMapIn,
          output_model=DataOut, read_only=False)(pci_mapping_create),
     tool(name="proxmox_pci_mapping_update", title="Update a PCI mapping", toolset="pci", input_model=PciMapIn,
