@@ -16,13 +16,6 @@ from .conftest import Harness, harness
 
 pytestmark = pytest.mark.anyio
 
-LXC_UPDATE_MISSING = pytest.mark.xfail(
-    strict=True,
-    reason="src bug: lifecycle._build registers update_config (and convert_to_template) for qemu only, "
-    "so proxmox_lxc_update_config does not exist although _update_config takes the guest kind",
-)
-
-
 @pytest.fixture
 async def a(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Harness]:
     """Admin mode with every toolset enabled (as in test_domain_tools)."""
@@ -126,7 +119,6 @@ async def _lxc_update_tool(h: Harness) -> None:
     assert "proxmox_lxc_update_config" in names, "no config update tool for containers"
 
 
-@LXC_UPDATE_MISSING
 async def test_lxc_update_config_sets_keys_that_lxc_get_reads_back(a: Harness) -> None:
     await _lxc_update_tool(a)
     ct = await _ct(a, node="pve1")
@@ -139,7 +131,6 @@ async def test_lxc_update_config_sets_keys_that_lxc_get_reads_back(a: Harness) -
     assert ("PUT", f"/api2/json/nodes/pve1/lxc/{ct['vmid']}/config") in a.writes()
 
 
-@LXC_UPDATE_MISSING
 async def test_lxc_update_config_refuses_qemu_only_keys_and_bad_values_before_sending(a: Harness) -> None:
     await _lxc_update_tool(a)
     ct = await _ct(a)
@@ -149,7 +140,6 @@ async def test_lxc_update_config_refuses_qemu_only_keys_and_bad_values_before_se
     assert a.writes() == []
 
 
-@LXC_UPDATE_MISSING
 async def test_lxc_update_config_of_a_missing_container_or_a_vm_id_says_so(a: Harness) -> None:
     await _lxc_update_tool(a)
     assert "does not exist" in await a.fail("proxmox_lxc_update_config", {"vmid": 999, "set": {"cores": 2}})

@@ -162,7 +162,18 @@ class ToolSpec(Generic[InT, OutT]):
     def output_schema(self) -> dict[str, Any]:
         # Field descriptions of outputs are for maintainers (they stay in the models and in
         # docs/tools.md); the model reads the data itself, so tools/list carries the shape only.
-        return _drop_descriptions(_non_null(compact_schema(self.output_model.model_json_schema())))
+        schema = _drop_descriptions(_non_null(compact_schema(self.output_model.model_json_schema())))
+        defs = schema.get("$defs")
+        if defs:
+            schema["$defs"] = {name: NESTED_SCHEMAS.get(name, sub) for name, sub in defs.items()}
+        return schema
+
+
+# Shorter listed schemas of models that many tools nest (the task of every action tool): the
+# fields a client branches on, with the rest allowed. The model's full schema is listed where it
+# is the tool's own output (job_get, job_wait) and in docs/tools.md; the structured content
+# always carries every field.
+NESTED_SCHEMAS: dict[str, dict[str, Any]] = {}
 
 
 def tool(

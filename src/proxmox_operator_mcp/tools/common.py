@@ -12,7 +12,7 @@ import anyio
 from pydantic import Field
 
 from ..errors import InvalidArgumentError, NotFoundError
-from .base import Input, Output, ToolContext, clean_text
+from .base import NESTED_SCHEMAS, Input, Output, ToolContext, clean_text
 
 __all__ = [
     "GuestKind",
@@ -168,6 +168,17 @@ class TaskOut(Output):
     starttime: int | None = None
     endtime: int | None = None
     log_tail: list[str] | None = Field(None, description="Last log lines if it failed.")
+
+
+NESTED_SCHEMAS["TaskOut"] = {
+    "type": "object",
+    "properties": {
+        "job": {"type": "string"},
+        "status": {"enum": ["running", "stopped"], "type": "string"},
+        "ok": {"type": "boolean"},
+    },
+    "required": ["upid", "node", "status"],
+}
 
 
 def task_out(

@@ -329,15 +329,13 @@ def _build(kind: GuestKind) -> list[ToolSpec[Any, Any]]:
              f"Snapshot a {label} (create), roll back to one (loses later changes) or delete one. Checks the "
              "snapshot exists first. Returns a job.", _snapshot, SnapshotIn, TaskResult, destructive=True,
              ts="snapshots"),
+        spec("update_config", f"Update {label} config", f"Set or delete {label} config keys (schema-checked); "
+             f"pass digest from proxmox_{noun}_get to refuse if changed meanwhile. Removing a disk key is "
+             "destructive.", _update_config, UpdateConfigIn, ConfigOut, destructive=True),
+        spec("convert_to_template", f"Convert a {label} to a template", f"Turn a stopped {label} into a template "
+             "(irreversible).", _template, VmidIn, TaskResult, destructive=True),
     ]
     if kind == "qemu":
-        specs += [
-            spec("update_config", "Update VM config", "Set or delete VM config keys (schema-checked); pass digest "
-                 "from proxmox_vm_get to refuse if changed meanwhile. Removing a disk key is destructive.",
-                 _update_config, UpdateConfigIn, ConfigOut, destructive=True),
-            spec("convert_to_template", "Convert a VM to a template", "Turn a stopped VM into a template "
-                 "(irreversible).", _template, VmidIn, TaskResult, destructive=True),
-        ]
         specs += [
             tool(name="proxmox_vm_template_list", title="List VM templates", toolset=toolset, input_model=TemplateListIn,
                  output_model=GuestListOut, read_only=True, idempotent=True)(_template_list),
