@@ -173,6 +173,9 @@ def cap_text(
     characters after a visible marker naming the artifact that holds all of it."""
     if len(text) <= limit:
         return text, None
+    from .secrets.redact import REDACTOR
+
+    text = REDACTOR.redact(text)  # first, so the count in the marker is that of what is kept
     uri = publish_artifact(ctx, text, mime, store=store)
     cut = len(text) - limit
     return f"…[truncated {cut} chars; full output: {uri}]…\n" + text[-limit:], uri

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import logging
 import subprocess
 import sys
@@ -255,3 +256,12 @@ def test_a_key_at_the_end_of_a_very_long_word_is_still_masked(r: Redactor) -> No
 
 def test_characters_that_grow_when_lower_cased_do_not_shift_the_mask(r: Redactor) -> None:
     assert r.redact("İİİ note, password=hunter2 ok") == "İİİ note, password=*** ok"
+
+
+def test_a_yaml_key_ending_a_line_inside_json_text_keeps_the_next_line_and_masks_a_value_there() -> None:
+    r = Redactor()
+    text = json.dumps({"user": "#cloud-config\nchpasswd:\n  expire: false\npassword: hunter22\n", "b": "password:\nhunter2"})
+    out = r.redact(text)
+    assert "chpasswd:\\n  expire: false" in out  # nothing after the key on its line: nothing masked
+    assert "hunter22" not in out and "hunter2" not in out
+    assert "password:\\n***" in out

@@ -132,6 +132,15 @@ def _key_value(m: re.Match[str]) -> str:
     value = m.group("val")
     if not is_sensitive_key(key) or _already_masked(value):
         return m.group(0)
+    rest = value
+    while rest[:2] in ("\\n", "\\r", "\\t"):
+        rest = rest[2:]
+    if rest != value:
+        # JSON-escaped line breaks first: the key ends a line of text inside a JSON string (YAML
+        # such as `chpasswd:\n  expire: false`). Nothing else: keep it; else mask what follows.
+        if not rest:
+            return m.group(0)
+        return f"{m.group('dash') or ''}{key}{m.group('sep')}{value[: len(value) - len(rest)]}{MASK}"
     if value.strip("\"'") in ("null", "true", "false", "None", "True", "False"):
         return m.group(0)
     return f"{m.group('dash') or ''}{key}{m.group('sep')}{_mask_value(value)}"
