@@ -90,6 +90,20 @@ def _call_path() -> SimpleNamespace:
     )
 
 
+def _ssh_pool_sizes(router: Router) -> Callable[[], list[tuple[dict[str, str], float]]]:
+    """The SSH pool gauge, read at scrape time: open connections per cluster of ``router`` (held
+    weakly: a server built later, as tests do, takes the gauge over)."""
+    import weakref
+
+    ref = weakref.ref(router)
+
+    def sizes() -> list[tuple[dict[str, str], float]]:
+        r = ref()
+        return [] if r is None else [({"cluster": c}, float(n)) for c, n in r.ssh_connections().items()]
+
+    return sizes
+
+
 def _redact(text: str) -> str:
     from ..secrets.redact import REDACTOR
 
@@ -170,6 +184,7 @@ class ProxmoxMCP(MCPServer):
 
             self._router = Router(self.pve_settings, rest_transport=self._rest_transport)
             self._gate = Gate(self.pve_settings, self._router)
+            METRICS.ssh_pool.callback = _ssh_pool_sizes(self._router)
         return self._gate
 
     # --- the filter chain ---------------------------------------------------------------------

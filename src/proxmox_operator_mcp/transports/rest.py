@@ -56,6 +56,7 @@ from ..errors import (
     TransportError,
 )
 from ..secrets.cluster import Identity
+from ..server.metrics import METRICS
 from . import tls as _tls
 
 __all__ = [
@@ -296,6 +297,16 @@ class _Ticket:
         return "_Ticket(<redacted>)"
 
 
+def _on_asyncio() -> bool:
+    import asyncio
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:  # another event loop (trio): httpcore2's own backend
+        return False
+    return True
+
+
 def _no_cookie_jar() -> http.cookiejar.CookieJar:
     # We send PVEAuthCookie ourselves; a jar would keep whatever Set-Cookie said and send it
     # alongside (or after a re-login, instead of) the current ticket.
@@ -338,6 +349,41 @@ class _Health:
     failures: int = 0
     down_until: float = 0.0
     last_error: str | None = None
+
+
+class _Flight:
+    """A GET in flight that identical GETs may join: its answer, once there (None: failed)."""
+
+    __slots__ = ("_answer", "_event", "_finished", "changes")
+
+    def __init__(self, changes: int) -> None:
+        self.changes = changes
+        self._finished = False
+        self._event: anyio.Event | None = None  # made by the first joiner: most GETs have none
+        self._answer: tuple[httpx2.Response, ApiEndpoint] | None = None
+
+    def done(self, answer: tuple[httpx2.Response, ApiEndpoint] | None) -> None:
+        if not self._finished:
+            self._finished = True
+            self._answer = answer
+            if self._event is not None:
+                self._event.set()
+
+    async def answer(self) -> tuple[httpx2.Response, ApiEndpoint] | None:
+        if not self._finished:
+            if self._event is None:
+                self._event = anyio.Event()
+            await self._event.wait()
+        return self._answer
+
+
+def _error_kind(exc: httpx2.HTTPError) -> str:
+    """The status label of a request that got no answer."""
+    if isinstance(exc, httpx2.TimeoutException):
+        return "timeout"
+    if isinstance(exc, httpx2.ConnectError):
+        return "connect_error"
+    return "transport_error"
 
 
 def _reason(exc: BaseException) -> str:
@@ -388,6 +434,16 @@ class RestClient:
         self._health: dict[ApiEndpoint, _Health] = {}
         self._health_backoff = max(0.0, health_backoff)
         self._health_backoff_max = max(self._health_backoff, health_backoff_max)
+        # GETs in flight by URL, which an identical GET joins instead of sending its own (see
+        # request_envelope), and the count of changes started, so a GET never joins one that
+        # was sent before a change this process made.
+        self._flights: dict[tuple[str, str], _Flight] = {}
+        self._changes = 0
+        self.coalesced = 0  # GETs answered by joining one in flight
+
+    def note_change(self) -> None:
+        """A change is about to be sent (over any plane): GETs sent before it are not joined after."""
+        self._changes += 1
 
     def __repr__(self) -> str:
         ep = self._select_endpoint()
@@ -508,6 +564,39 @@ class RestClient:
             # Already encoded: every value was quoted, so '/' only separates segments here.
             encode_path(url_path)
         pairs = encode_params(params)
+        if verb != "GET":
+            self.note_change()
+            return self._parse(*await self._exchange(verb, path, url_path, pairs), verb, path)
+        # An identical GET already in flight (many agents watching the same cluster, task waits
+        # polling the same UPID) is joined: its answer is parsed again for each caller, so no
+        # caller shares objects with another. Only when no change was started since it was sent
+        # (read-your-writes); a GET that got no answer (connection, timeout, cancelled) is not
+        # shared: each caller then sends its own.
+        key = (url_path, _form(pairs))
+        flight = self._flights.get(key)
+        if flight is not None and flight.changes == self._changes:
+            answer = await flight.answer()
+            if answer is not None:
+                self.coalesced += 1
+                return self._parse(*answer, verb, path)
+        flight = self._flights[key] = _Flight(self._changes)
+        try:
+            answer = await self._exchange(verb, path, url_path, pairs)
+            flight.done(answer)
+        finally:
+            flight.done(None)  # no-op after done(answer); frees the joiners on failure or cancel
+            if self._flights.get(key) is flight:
+                del self._flights[key]
+        return self._parse(*answer, verb, path)
+
+    async def _exchange(
+        self, verb: str, path: str, url_path: str, pairs: list[tuple[str, str]]
+    ) -> tuple[httpx2.Response, ApiEndpoint]:
+        """Send until there is an answer to parse: retries, failover, re-login, token re-read.
+
+        Raises:
+            TransportError: no answer (connection, TLS, timeout), after what may be retried.
+        """
         attempt = 0
         stale: _Ticket | None = None
         reread = False
@@ -520,6 +609,7 @@ class RestClient:
             try:
                 response, ticket = await self._send(endpoint, verb, url_path, pairs, stale)
             except httpx2.HTTPError as exc:
+                METRICS.proxmox_requests.inc(cluster=self._cluster.name, method=verb, status=_error_kind(exc))
                 if _endpoint_failure(exc):
                     self._mark_down(endpoint, _reason(exc))
                 if multi and _may_move(exc, verb):
@@ -538,7 +628,10 @@ class RestClient:
                     continue
                 raise await self._transport_error(exc, endpoint, verb, path) from exc
             status = response.status_code
-            log.debug("%s %s -> %d in %.0f ms", verb, path, status, (time.perf_counter() - started) * 1000)
+            elapsed = time.perf_counter() - started
+            log.debug("%s %s -> %d in %.0f ms", verb, path, status, elapsed * 1000)
+            METRICS.proxmox_requests.inc(cluster=self._cluster.name, method=verb, status=str(status))
+            METRICS.proxmox_duration.observe(elapsed, cluster=self._cluster.name)
             self._mark_up(endpoint)  # it answered
             if status == 401 and ticket is not None and stale is None:
                 # The ticket expired or was revoked: log in again once and repeat once. (A 401
@@ -568,7 +661,7 @@ class RestClient:
                 tried.clear()
                 await self._backoff(attempt, verb, path, f"HTTP {status}")
                 continue
-            return self._parse(response, verb, path, endpoint)
+            return response, endpoint
 
     async def aclose(self) -> None:
         """Close every pooled connection. A later request opens new ones."""
@@ -622,10 +715,14 @@ class RestClient:
         ctx = await _tls.build_ssl_context(c, endpoint)
         # trust_env=False: no proxy variables, .netrc credentials or SSL_CERT_FILE from the
         # environment; what reaches PVE is exactly what the configuration says.
+        transport = httpx2.AsyncHTTPTransport(verify=ctx, limits=limits, trust_env=False)
+        if _on_asyncio():
+            from .aionet import install
+
+            install(transport)  # asyncio's own TCP/TLS transports: less CPU per request
         return httpx2.AsyncClient(
-            verify=ctx,
+            transport=transport,
             timeout=timeout,
-            limits=limits,
             headers=headers,
             cookies=_no_cookie_jar(),
             trust_env=False,
@@ -744,7 +841,7 @@ class RestClient:
             content=body.encode("utf-8"),
             headers={"Content-Type": "application/x-www-form-urlencoded"},
         )
-        answer = self._parse(response, "POST", "/access/ticket", endpoint).data
+        answer = self._parse(response, endpoint, "POST", "/access/ticket").data
         data: Mapping[str, Any] = answer if isinstance(answer, Mapping) else {}
         if to_int(data.get("NeedTFA")):
             raise ProxmoxAuthError(
@@ -782,7 +879,7 @@ class RestClient:
                 text = text.replace(s, _REDACTED)
         return text
 
-    def _parse(self, response: httpx2.Response, verb: str, path: str, endpoint: ApiEndpoint) -> ApiResponse:
+    def _parse(self, response: httpx2.Response, endpoint: ApiEndpoint, verb: str, path: str) -> ApiResponse:
         status = response.status_code
         try:
             body = response.json()

@@ -164,6 +164,10 @@ class Router:
             pool = self._pools[cluster] = SshPool(max_sessions=self.max_sessions)
         return pool
 
+    def ssh_connections(self) -> dict[str, int]:
+        """Open pooled SSH connections per cluster (for the metrics)."""
+        return {cluster: pool.open_connections() for cluster, pool in self._pools.items()}
+
     def cli(self, cluster: str) -> CliRunner:
         runner = self._cli.get(cluster)
         if runner is None:
@@ -192,6 +196,9 @@ class Router:
         """
         if op.plane == "api":
             return await self._api(op)
+        if not op.read_only:
+            # a change over SSH: identical REST GETs sent before it must not answer reads after it
+            self.rest(op.cluster).note_change()
         if op.plane == "cli":
             if op.argv is None:
                 return await self._pvesh(op)

@@ -913,6 +913,10 @@ class SshPool:
             finally:
                 self._leave(slot)
 
+    def open_connections(self) -> int:
+        """Connections up right now (one per node at most)."""
+        return sum(1 for slot in list(self._slots.values()) if slot.conn is not None and not slot.conn.is_closed())
+
     def stats(self, target: SshTarget) -> PoolStats:
         """How busy the node's connection is (for health checks, benchmarks and tests)."""
         slot = self._slots.get(target)
