@@ -19,12 +19,18 @@ models, stream plumbing, task groups) would charge the generator more than the s
 sdk`` uses the official ``mcp.Client`` over ``streamable_http_client`` instead. CPU per process is
 printed (from /proc) so it shows who was busy.
 
+What ours calls (``--tool``): ``node_get`` (default) has every client ask for the same node, so
+identical GETs that are in flight at the same moment are joined by the REST client (one request to
+PVE answers all of them: what many agents watching one cluster look like); ``api_get_spread``
+gives each client its own guest (``proxmox_api_call`` GET .../status/current), so nothing can be
+joined and every call costs a full request to the simulator. Report both.
+
 Soak (``--soak-seconds``, default 300, bounded): ``--soak-clients`` (default 10) clients pacing
 themselves (``--soak-pause``) and re-opening their session and connection every
 ``--soak-reconnect`` calls (session churn is where fds and memory leak); our server's VmRSS and
 open fds are sampled every ``--sample-every`` seconds from /proc. Prints figures; asserts nothing.
 
-    .venv/bin/python bench/bench_http.py [--seconds 20] [--soak-seconds 300] [--stateless]
+    .venv/bin/python bench/bench_http.py [--seconds 20] [--soak-seconds 300] [--stateless] [--tool api_get_spread]
 """
 
 from __future__ import annotations
@@ -341,7 +347,7 @@ class Load:
 
 
 async def run_load(
-    url: str, tool: str, arguments: dict[str, Any], *, clients: int, seconds: float, warmup: float,
+    url: str, tool: str, arguments: dict[str, Any] | Callable[[int], dict[str, Any]], *, clients: int, seconds: float, warmup: float,
     kind: str, watch: dict[str, int],
 ) -> Load:
     """``clients`` sessions calling ``tool`` back to back; latencies of calls started after ``warmup``."""
@@ -352,9 +358,9 @@ async def run_load(
     t_start, t_end = float("inf"), 0.0
     cpu0: dict[str, float] = {}
 
-    async def worker() -> None:
+    async def worker(i: int) -> None:
         nonlocal opened
-        async with factory(url, tool, arguments) as call:
+        async with factory(url, tool, arguments(i) if callable(arguments) else arguments) as call:
             opened += 1
             if opened == clients:
                 ready.set()
@@ -374,8 +380,8 @@ async def run_load(
                     load.latencies.append(time.perf_counter() - t0)
 
     async with anyio.create_task_group() as tg:
-        for _ in range(clients):
-            tg.start_soon(worker)
+        for i in range(clients):
+            tg.start_soon(worker, i)
         with anyio.fail_after(60):
             await ready.wait()
         now = time.perf_counter()
@@ -422,12 +428,25 @@ def cpu_pressure() -> str:
 
 async def throughput(args: argparse.Namespace, ours: tuple[Proc, str], base: tuple[Proc, str],
                      sim: Proc, node: str) -> None:
-    tool, arguments = (("proxmox_vm_list", {"limit": 20}) if args.tool == "vm_list"
-                       else ("proxmox_node_get", {"node": node}))
+    arguments: dict[str, Any] | Callable[[int], dict[str, Any]]
+    if args.tool == "vm_list":
+        tool, arguments = "proxmox_vm_list", {"limit": 20}
+    elif args.tool == "api_get_spread":
+        # one guest per client: no two clients ever ask the same URL, so nothing is joined
+        tool = "proxmox_api_call"
+
+        def arguments(i: int) -> dict[str, Any]:
+            k, j = i % args.nodes, i // args.nodes  # the simulator numbers node k's VMs from 100 + k * (vms + cts)
+            vmid = 100 + k * (args.vms + 10) + j
+            return {"method": "GET", "path": f"/nodes/pve{k + 1}/qemu/{vmid}/status/current"}
+    else:
+        tool, arguments = "proxmox_node_get", {"node": node}
+    shown = arguments(0) if callable(arguments) else arguments
     print(f"throughput: {args.clients} concurrent {args.client} clients, {args.seconds:.0f} s per round "
           f"after {args.warmup:.0f} s warm-up, {args.rounds} round(s), "
           f"{'stateless' if args.stateless else 'stateful (sessions)'}; {os.cpu_count()} CPUs")
-    print(f"  ours: {tool} {json.dumps(arguments)} against the simulator; baseline: bare MCPServer, no-op tool")
+    print(f"  ours: {tool} {json.dumps(shown)}{' (one guest per client)' if callable(arguments) else ''} against "
+          "the simulator; baseline: bare MCPServer, no-op tool")
     print(f"  CPU pressure before (PSI some): {cpu_pressure()}")
     results: dict[str, list[Load]] = {"baseline": [], "ours": []}
     for _ in range(args.rounds):
@@ -549,8 +568,10 @@ if __name__ == "__main__":
     ap.add_argument("--clients", type=int, default=50)
     ap.add_argument("--client", choices=["raw", "sdk"], default="raw",
                     help="raw: JSON-RPC posts with httpx2 (default); sdk: the official mcp.Client")
-    ap.add_argument("--tool", choices=["node_get", "vm_list"], default="node_get",
-                    help="node_get: proxmox_node_get; vm_list: proxmox_vm_list limit 20")
+    ap.add_argument("--tool", choices=["node_get", "vm_list", "api_get_spread"], default="node_get",
+                    help="node_get: proxmox_node_get (all clients the same node: identical GETs in flight are "
+                         "joined); vm_list: proxmox_vm_list limit 20; api_get_spread: proxmox_api_call GET of one "
+                         "guest's status per client (nothing can be joined)")
     ap.add_argument("--stateless", action="store_true", help="both servers stateless (no sessions)")
     ap.add_argument("--nodes", type=int, default=3)
     ap.add_argument("--vms", type=int, default=50, help="VMs per simulated node")
