@@ -207,3 +207,19 @@ async def test_every_answer_and_every_failure_is_counted_by_cluster_method_and_s
     text = METRICS.render()
     assert 'proxmox_mcp_proxmox_requests_total{cluster="lab",method="GET",status="200"}' in text
     await c.aclose()
+
+
+async def test_the_next_free_guest_id_is_never_joined() -> None:
+    pve = Gated()
+    c = client(pve)
+
+    async def one() -> None:
+        await c.get("/cluster/nextid")
+
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(one)
+            tg.start_soon(one)
+            tg.start_soon(release_when_blocked, pve)
+    assert len(pve.gets) == 2 and c.coalesced == 0
+    await c.aclose()

@@ -351,6 +351,11 @@ class _Health:
     last_error: str | None = None
 
 
+# GETs whose answer is meant for one caller: the next free guest id (two creates must not be
+# handed one answer), even though PVE itself does not reserve it.
+_NEVER_JOINED = frozenset({"/cluster/nextid"})
+
+
 class _Flight:
     """A GET in flight that identical GETs may join: its answer, once there (None: failed)."""
 
@@ -572,6 +577,8 @@ class RestClient:
         # caller shares objects with another. Only when no change was started since it was sent
         # (read-your-writes); a GET that got no answer (connection, timeout, cancelled) is not
         # shared: each caller then sends its own.
+        if url_path in _NEVER_JOINED:
+            return self._parse(*await self._exchange(verb, path, url_path, pairs), verb, path)
         key = (url_path, _form(pairs))
         flight = self._flights.get(key)
         if flight is not None and flight.changes == self._changes:
