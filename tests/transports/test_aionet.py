@@ -146,3 +146,21 @@ async def test_the_rest_client_reaches_the_simulated_cluster_over_tls_with_it() 
         await rest.aclose()
     assert isinstance(backend, AsyncioBackend)
     assert version["release"] and again == version
+
+
+async def test_rest_requests_go_straight_to_the_clients_transport() -> None:
+    from proxmox_operator_mcp.transports import rest as rest_module
+
+    seen: list[httpx2.Request] = []
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        seen.append(request)
+        return httpx2.Response(200, json={"data": {"ok": 1}})
+
+    client = httpx2.AsyncClient(transport=httpx2.MockTransport(handler), headers={"User-Agent": "t"})
+    assert isinstance(client._transport, httpx2.AsyncBaseTransport)  # the shape _send_direct relies on
+    request = client.build_request("GET", "https://pve.example:8006/api2/json/version")
+    response = await rest_module._send_direct(client, request)
+    await client.aclose()
+    assert response.json() == {"data": {"ok": 1}} and response.request is request
+    assert seen[0].headers["user-agent"] == "t"  # the client's headers, as with client.send

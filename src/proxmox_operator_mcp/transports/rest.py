@@ -297,6 +297,22 @@ class _Ticket:
         return "_Ticket(<redacted>)"
 
 
+async def _send_direct(client: httpx2.AsyncClient, request: httpx2.Request) -> httpx2.Response:
+    """``client.send(request)`` without the layers PVE requests never use (auth flows, redirects,
+    cookie extraction, event hooks): straight to the client's transport, body read whole. The
+    request was built by the client, so its headers and timeouts are the client's."""
+    transport = getattr(client, "_transport", None)
+    if not isinstance(transport, httpx2.AsyncBaseTransport):  # another httpx2: the long way
+        return await client.send(request)
+    response = await transport.handle_async_request(request)
+    response.request = request
+    try:
+        await response.aread()
+    finally:
+        await response.aclose()
+    return response
+
+
 def _on_asyncio() -> bool:
     import asyncio
 
@@ -708,7 +724,7 @@ class RestClient:
         timeout = httpx2.Timeout(
             connect=c.connect_timeout, read=c.read_timeout, write=c.read_timeout, pool=c.read_timeout
         )
-        limits = httpx2.Limits(max_connections=16, max_keepalive_connections=8, keepalive_expiry=_KEEPALIVE_EXPIRY)
+        limits = httpx2.Limits(max_connections=16, max_keepalive_connections=16, keepalive_expiry=_KEEPALIVE_EXPIRY)
         headers = {"Accept": "application/json", "User-Agent": _USER_AGENT}
         if self._transport is not None:
             return httpx2.AsyncClient(
@@ -767,7 +783,7 @@ class RestClient:
         else:
             headers["Content-Type"] = "application/x-www-form-urlencoded"
             request = client.build_request(verb, url, headers=headers, content=_form(pairs).encode("utf-8"))
-        return await client.send(request), ticket
+        return await _send_direct(client, request), ticket
 
     async def _backoff(self, attempt: int, verb: str, path: str, why: str) -> None:
         delay = self._retry_base_delay * 2 ** (attempt - 1)
