@@ -126,7 +126,7 @@ async def test_a_change_over_ssh_counts_too() -> None:
     await c.aclose()
 
 
-async def test_a_get_that_got_no_answer_is_not_shared_each_caller_sends_its_own() -> None:
+async def test_a_get_that_got_no_answer_fails_for_its_joiners_too_without_asking_again() -> None:
     pve = Gated(fail_first_get=True)
     c = client(pve)
     outcomes: list[Any] = [None] * 3
@@ -143,10 +143,10 @@ async def test_a_get_that_got_no_answer_is_not_shared_each_caller_sends_its_own(
                 tg.start_soon(one, i)
             await anyio.wait_all_tasks_blocked()
             pve.release.set()
-    failed = [o for o in outcomes if isinstance(o, ProxmoxConnectionError)]
-    assert len(failed) == 1  # the leader's own failure only
-    assert sum(1 for o in outcomes if isinstance(o, dict)) == 2
-    assert len(pve.gets) == 3  # the two joiners each asked again
+    assert all(isinstance(o, ProxmoxConnectionError) for o in outcomes)
+    assert len({id(o) for o in outcomes}) == 3  # each caller its own copy of the error
+    assert len(pve.gets) == 1  # a node that does not answer is not asked once more per caller
+    assert (await c.get("/cluster/resources"))["status"] == "running"  # nothing remembered
     await c.aclose()
 
 
@@ -222,4 +222,61 @@ async def test_the_next_free_guest_id_is_never_joined() -> None:
             tg.start_soon(one)
             tg.start_soon(release_when_blocked, pve)
     assert len(pve.gets) == 2 and c.coalesced == 0
+    await c.aclose()
+
+
+async def test_a_get_sent_while_a_change_was_in_flight_is_not_joined_after_it() -> None:
+    state = {"v": 0}
+    change_at_pve = anyio.Event()
+    finish_change = anyio.Event()
+    get_at_pve = anyio.Event()
+    finish_get = anyio.Event()
+    gets: list[int] = []
+
+    async def handler(request: httpx2.Request) -> httpx2.Response:
+        if request.method == "PUT":
+            change_at_pve.set()
+            await finish_change.wait()
+            state["v"] = 1
+            return pve_json(None)
+        seen = state["v"]
+        gets.append(seen)
+        get_at_pve.set()
+        if len(gets) == 1:
+            await finish_get.wait()
+        return pve_json({"v": seen})
+
+    c = RestClient(token_cluster(), transport=httpx2.MockTransport(handler), retries=0, retry_base_delay=0)
+    got: dict[str, Any] = {}
+
+    async def writer_then_reader() -> None:
+        await c.request("PUT", "/nodes/pve1/qemu/100/config", {"memory": 2048})
+        got["A"] = await c.get("/nodes/pve1/qemu/100/config")
+        finish_get.set()
+
+    async def other_reader() -> None:
+        got["B"] = await c.get("/nodes/pve1/qemu/100/config")
+
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(writer_then_reader)
+            await change_at_pve.wait()
+            tg.start_soon(other_reader)  # sent while the change is in flight: sees the old state
+            await get_at_pve.wait()
+            finish_change.set()
+    assert got == {"B": {"v": 0}, "A": {"v": 1}}
+    assert gets == [0, 1]
+    await c.aclose()
+
+
+async def test_a_task_seen_stopped_ends_joining_of_gets_sent_before() -> None:
+    c = client(Gated())
+    before = c._changes
+    answer = c._task_seen(
+        "/nodes/pve1/tasks/UPID%3Apve1%3A1/status",
+        type("A", (), {"data": {"status": "stopped", "exitstatus": "OK"}})(),  # type: ignore[arg-type]
+    )
+    assert c._changes == before + 1 and answer.data["status"] == "stopped"
+    c._task_seen("/nodes/pve1/tasks/UPID%3Apve1%3A1/status", type("A", (), {"data": {"status": "running"}})())  # type: ignore[arg-type]
+    assert c._changes == before + 1
     await c.aclose()

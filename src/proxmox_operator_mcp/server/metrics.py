@@ -214,6 +214,13 @@ class ServerMetrics(Registry):
                 ("cluster", "method", "status"),
             )
         )
+        self.proxmox_requests_joined = self.register(
+            Counter(
+                "proxmox_mcp_proxmox_requests_joined_total",
+                "GETs answered by joining an identical one in flight (not sent again) by cluster.",
+                ("cluster",),
+            )
+        )
         self.proxmox_duration = self.register(
             Histogram("proxmox_mcp_proxmox_request_duration_seconds", "Proxmox VE API latency.", ("cluster",))
         )

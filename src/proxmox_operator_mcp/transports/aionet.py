@@ -37,6 +37,8 @@ __all__ = ["AsyncioBackend", "install"]
 # Pause reading from the socket when this much is buffered and unread (a big API answer is read
 # by httpcore2 in 64 KiB pieces; the buffer never grows past this plus one socket read).
 _HIGH_WATER = 256 * 1024
+# Seconds a closing TLS connection waits for the peer's close_notify before the socket is dropped.
+_TLS_SHUTDOWN_TIMEOUT = 2.0
 
 
 class _Protocol(asyncio.Protocol):
@@ -126,7 +128,7 @@ class AsyncioStream(AsyncNetworkStream):
         if p.writable is not None and not p.writable.done():
             try:
                 async with asyncio.timeout(timeout):
-                    await p.writable
+                    await asyncio.shield(p.writable)  # shared: a timed-out wait must not cancel it
             except TimeoutError:
                 raise WriteTimeout(f"could not send within {timeout} s") from None
             if p.error is not None:
@@ -145,7 +147,14 @@ class AsyncioStream(AsyncNetworkStream):
         try:
             async with asyncio.timeout(timeout):
                 tls = await loop.start_tls(
-                    self._transport, self._protocol, ssl_context, server_hostname=server_hostname
+                    self._transport,
+                    self._protocol,
+                    ssl_context,
+                    server_hostname=server_hostname,
+                    # asyncio's own handshake limit (60 s) must not cut a longer connect timeout
+                    ssl_handshake_timeout=timeout if timeout else None,
+                    # a peer that never answers close_notify must not hold the socket for 30 s
+                    ssl_shutdown_timeout=_TLS_SHUTDOWN_TIMEOUT,
                 )
         except TimeoutError:
             self._transport.close()
@@ -154,6 +163,7 @@ class AsyncioStream(AsyncNetworkStream):
             self._transport.close()
             raise ConnectError(str(exc)) from exc
         if tls is None:  # the connection closed during the handshake
+            self._transport.close()
             raise ConnectError("the server closed the connection during the TLS handshake")
         assert isinstance(tls, asyncio.Transport)
         self._transport = tls
@@ -200,8 +210,12 @@ class AsyncioBackend(AsyncNetworkBackend):
             raise ConnectError(str(exc) or type(exc).__name__) from exc
         assert isinstance(transport, asyncio.Transport)
         sock = transport.get_extra_info("socket")
-        for option in socket_options or ():
-            sock.setsockopt(*option)
+        try:
+            for option in socket_options or ():
+                sock.setsockopt(*option)
+        except OSError as exc:
+            transport.close()
+            raise ConnectError(f"socket option refused: {exc}") from exc
         return AsyncioStream(transport, protocol)
 
     async def connect_unix_socket(

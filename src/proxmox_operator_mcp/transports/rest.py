@@ -22,6 +22,7 @@ line or a repr; request parameters are never logged.
 
 from __future__ import annotations
 
+import copy
 import http.cookiejar
 import logging
 import math
@@ -47,6 +48,7 @@ from ..errors import (
     ProxmoxAuthError,
     ProxmoxBadRequest,
     ProxmoxConnectionError,
+    ProxmoxMCPError,
     ProxmoxNodeUnreachable,
     ProxmoxNotImplemented,
     ProxmoxPermissionError,
@@ -302,7 +304,7 @@ async def _send_direct(client: httpx2.AsyncClient, request: httpx2.Request) -> h
     cookie extraction, event hooks): straight to the client's transport, body read whole. The
     request was built by the client, so its headers and timeouts are the client's."""
     transport = getattr(client, "_transport", None)
-    if not isinstance(transport, httpx2.AsyncBaseTransport):  # another httpx2: the long way
+    if client.is_closed or not isinstance(transport, httpx2.AsyncBaseTransport):  # the long way (it raises)
         return await client.send(request)
     response = await transport.handle_async_request(request)
     response.request = request
@@ -375,10 +377,11 @@ _NEVER_JOINED = frozenset({"/cluster/nextid"})
 class _Flight:
     """A GET in flight that identical GETs may join: its answer, once there (None: failed)."""
 
-    __slots__ = ("_answer", "_event", "_finished", "changes")
+    __slots__ = ("_answer", "_event", "_finished", "changes", "error")
 
     def __init__(self, changes: int) -> None:
         self.changes = changes
+        self.error: ProxmoxMCPError | None = None
         self._finished = False
         self._event: anyio.Event | None = None  # made by the first joiner: most GETs have none
         self._answer: tuple[httpx2.Response, ApiEndpoint] | None = None
@@ -587,30 +590,50 @@ class RestClient:
         pairs = encode_params(params)
         if verb != "GET":
             self.note_change()
-            return self._parse(*await self._exchange(verb, path, url_path, pairs), verb, path)
+            try:
+                answer = await self._exchange(verb, path, url_path, pairs)
+            finally:
+                self.note_change()  # and GETs sent while it was in flight are not joined after it
+            return self._parse(*answer, verb, path)
         # An identical GET already in flight (many agents watching the same cluster, task waits
         # polling the same UPID) is joined: its answer is parsed again for each caller, so no
-        # caller shares objects with another. Only when no change was started since it was sent
-        # (read-your-writes); a GET that got no answer (connection, timeout, cancelled) is not
-        # shared: each caller then sends its own.
+        # caller shares objects with another. Only when no change was started or ended since it
+        # was sent (read-your-writes; a task seen stopped counts as a change that ended). A GET
+        # that got no answer after its retries fails for its joiners too (a copy of the error:
+        # asking a node that does not answer once more per caller only adds load); one whose
+        # leader was cancelled is sent again by each joiner.
         if url_path in _NEVER_JOINED:
             return self._parse(*await self._exchange(verb, path, url_path, pairs), verb, path)
         key = (url_path, _form(pairs))
         flight = self._flights.get(key)
         if flight is not None and flight.changes == self._changes:
             answer = await flight.answer()
+            if flight.error is not None:
+                raise copy.copy(flight.error)
             if answer is not None:
                 self.coalesced += 1
-                return self._parse(*answer, verb, path)
+                METRICS.proxmox_requests_joined.inc(cluster=self._cluster.name)
+                return self._task_seen(url_path, self._parse(*answer, verb, path))
         flight = self._flights[key] = _Flight(self._changes)
         try:
             answer = await self._exchange(verb, path, url_path, pairs)
             flight.done(answer)
+        except ProxmoxMCPError as exc:
+            flight.error = exc
+            raise
         finally:
             flight.done(None)  # no-op after done(answer); frees the joiners on failure or cancel
             if self._flights.get(key) is flight:
                 del self._flights[key]
-        return self._parse(*answer, verb, path)
+        return self._task_seen(url_path, self._parse(*answer, verb, path))
+
+    def _task_seen(self, url_path: str, answer: ApiResponse) -> ApiResponse:
+        """A task status that says stopped: the task's changes are done (see note_change)."""
+        if "/tasks/" in url_path and url_path.endswith("/status"):
+            data = answer.data
+            if isinstance(data, Mapping) and data.get("status") == "stopped":
+                self.note_change()
+        return answer
 
     async def _exchange(
         self, verb: str, path: str, url_path: str, pairs: list[tuple[str, str]]

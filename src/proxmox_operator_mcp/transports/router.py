@@ -196,9 +196,17 @@ class Router:
         """
         if op.plane == "api":
             return await self._api(op)
-        if not op.read_only:
-            # a change over SSH: identical REST GETs sent before it must not answer reads after it
-            self.rest(op.cluster).note_change()
+        if op.read_only:
+            return await self._node_plane(op)
+        # A change over SSH: REST GETs sent before it ended must not answer reads after it.
+        rest = self.rest(op.cluster)
+        rest.note_change()
+        try:
+            return await self._node_plane(op)
+        finally:
+            rest.note_change()
+
+    async def _node_plane(self, op: Operation) -> Any:
         if op.plane == "cli":
             if op.argv is None:
                 return await self._pvesh(op)
