@@ -22,8 +22,9 @@ printed (from /proc) so it shows who was busy.
 What ours calls (``--tool``): ``node_get`` (default) has every client ask for the same node, so
 identical GETs that are in flight at the same moment are joined by the REST client (one request to
 PVE answers all of them: what many agents watching one cluster look like); ``api_get_spread``
-gives each client its own guest (``proxmox_api_call`` GET .../status/current), so nothing can be
-joined and every call costs a full request to the simulator. Report both.
+gives each client its own guest (``proxmox_api_call`` GET .../status/current), and
+``node_get_spread --nodes 50`` each client its own node (the typed tool of the default), so nothing
+can be joined and every call costs a full request to the simulator. Report both kinds.
 
 Soak (``--soak-seconds``, default 300, bounded): ``--soak-clients`` (default 10) clients pacing
 themselves (``--soak-pause``) and re-opening their session and connection every
@@ -439,13 +440,19 @@ async def throughput(args: argparse.Namespace, ours: tuple[Proc, str], base: tup
             k, j = i % args.nodes, i // args.nodes  # the simulator numbers node k's VMs from 100 + k * (vms + cts)
             vmid = 100 + k * (args.vms + 10) + j
             return {"method": "GET", "path": f"/nodes/pve{k + 1}/qemu/{vmid}/status/current"}
+    elif args.tool == "node_get_spread":
+        # one node per client (run the simulator with --nodes >= --clients): nothing is joined
+        tool = "proxmox_node_get"
+
+        def arguments(i: int) -> dict[str, Any]:
+            return {"node": f"pve{i % args.nodes + 1}"}
     else:
         tool, arguments = "proxmox_node_get", {"node": node}
     shown = arguments(0) if callable(arguments) else arguments
     print(f"throughput: {args.clients} concurrent {args.client} clients, {args.seconds:.0f} s per round "
           f"after {args.warmup:.0f} s warm-up, {args.rounds} round(s), "
           f"{'stateless' if args.stateless else 'stateful (sessions)'}; {os.cpu_count()} CPUs")
-    print(f"  ours: {tool} {json.dumps(shown)}{' (one guest per client)' if callable(arguments) else ''} against "
+    print(f"  ours: {tool} {json.dumps(shown)}{' (one per client)' if callable(arguments) else ''} against "
           "the simulator; baseline: bare MCPServer, no-op tool")
     print(f"  CPU pressure before (PSI some): {cpu_pressure()}")
     results: dict[str, list[Load]] = {"baseline": [], "ours": []}
@@ -568,10 +575,11 @@ if __name__ == "__main__":
     ap.add_argument("--clients", type=int, default=50)
     ap.add_argument("--client", choices=["raw", "sdk"], default="raw",
                     help="raw: JSON-RPC posts with httpx2 (default); sdk: the official mcp.Client")
-    ap.add_argument("--tool", choices=["node_get", "vm_list", "api_get_spread"], default="node_get",
+    ap.add_argument("--tool", choices=["node_get", "vm_list", "api_get_spread", "node_get_spread"], default="node_get",
                     help="node_get: proxmox_node_get (all clients the same node: identical GETs in flight are "
                          "joined); vm_list: proxmox_vm_list limit 20; api_get_spread: proxmox_api_call GET of one "
-                         "guest's status per client (nothing can be joined)")
+                         "guest's status per client (nothing can be joined); node_get_spread: proxmox_node_get of "
+                         "one node per client (with --nodes >= --clients nothing can be joined)")
     ap.add_argument("--stateless", action="store_true", help="both servers stateless (no sessions)")
     ap.add_argument("--nodes", type=int, default=3)
     ap.add_argument("--vms", type=int, default=50, help="VMs per simulated node")
