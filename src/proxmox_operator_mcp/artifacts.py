@@ -176,6 +176,6 @@ def cap_text(
     from .secrets.redact import REDACTOR
 
     text = REDACTOR.redact(text)  # first, so the count in the marker is that of what is kept
-    uri = publish_artifact(ctx, text, mime, store=store)
+    uri = publish_artifact(ctx, text, mime, store=store, redact=False)  # redacted just above
     cut = len(text) - limit
     return f"…[truncated {cut} chars; full output: {uri}]…\n" + text[-limit:], uri

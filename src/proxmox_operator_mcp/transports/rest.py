@@ -459,14 +459,15 @@ class RestClient:
         self._health_backoff = max(0.0, health_backoff)
         self._health_backoff_max = max(self._health_backoff, health_backoff_max)
         # GETs in flight by URL, which an identical GET joins instead of sending its own (see
-        # request_envelope), and the count of changes started, so a GET never joins one that
-        # was sent before a change this process made.
+        # request_envelope), and a count bumped when a change starts and when it ends, so a GET
+        # never joins one sent before or during a change this process made.
         self._flights: dict[tuple[str, str], _Flight] = {}
         self._changes = 0
         self.coalesced = 0  # GETs answered by joining one in flight
 
     def note_change(self) -> None:
-        """A change is about to be sent (over any plane): GETs sent before it are not joined after."""
+        """A change starts or ends (over any plane; a task seen stopped ends one): GETs already in
+        flight are not joined by GETs sent after this."""
         self._changes += 1
 
     def __repr__(self) -> str:

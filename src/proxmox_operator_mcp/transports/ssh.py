@@ -783,6 +783,10 @@ class _Slot:
         self.failure: SshError | ConfigError | None = None  # how the last attempt failed
 
 
+def _is_up(slot: _Slot) -> bool:
+    return slot.conn is not None and not slot.conn.is_closed()
+
+
 class PoolStats(NamedTuple):
     """One node's pool state: connection up?, channels in use, commands waiting for one."""
 
@@ -915,7 +919,7 @@ class SshPool:
 
     def open_connections(self) -> int:
         """Connections up right now (one per node at most)."""
-        return sum(1 for slot in list(self._slots.values()) if slot.conn is not None and not slot.conn.is_closed())
+        return sum(1 for slot in list(self._slots.values()) if _is_up(slot))
 
     def stats(self, target: SshTarget) -> PoolStats:
         """How busy the node's connection is (for health checks, benchmarks and tests)."""
@@ -923,8 +927,7 @@ class SshPool:
         if slot is None:
             return PoolStats(False, 0, 0)
         st = slot.limiter.statistics()
-        connected = slot.conn is not None and not slot.conn.is_closed()
-        return PoolStats(connected, int(st.borrowed_tokens), st.tasks_waiting)
+        return PoolStats(_is_up(slot), int(st.borrowed_tokens), st.tasks_waiting)
 
     async def aclose(self) -> None:
         """Close every connection (running commands see their connection lost)."""
