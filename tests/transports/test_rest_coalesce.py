@@ -280,3 +280,26 @@ async def test_a_task_seen_stopped_ends_joining_of_gets_sent_before() -> None:
     c._task_seen("/nodes/pve1/tasks/UPID%3Apve1%3A1/status", type("A", (), {"data": {"status": "running"}})())  # type: ignore[arg-type]
     assert c._changes == before + 1
     await c.aclose()
+
+
+async def test_a_change_over_the_ssh_planes_counts_when_it_starts_and_when_it_ends_even_failing() -> None:
+    from proxmox_operator_mcp.config import load_settings
+    from proxmox_operator_mcp.errors import ProxmoxMCPError
+    from proxmox_operator_mcp.operation import Operation
+    from proxmox_operator_mcp.transports.router import Router
+
+    settings = load_settings(
+        {"PROXMOX_HOST": "127.0.0.1", "PROXMOX_API_TOKEN_USER": "root@pam", "PROXMOX_API_TOKEN_ID": "mcp",
+         "PROXMOX_API_TOKEN_SECRET": "00000000-1111-2222-3333-444444444444"}
+    )
+    router = Router(settings)
+    rest = router.rest("default")
+    write = Operation(cluster="default", plane="cli", argv=("qm", "start", "100"), node="pve1", read_only=False)
+    read = Operation(cluster="default", plane="cli", argv=("qm", "list"), node="pve1")
+    with pytest.raises(ProxmoxMCPError):  # no SSH configured: it fails, after it started
+        await router.execute(write)
+    assert rest._changes == 2
+    with pytest.raises(ProxmoxMCPError):
+        await router.execute(read)
+    assert rest._changes == 2  # reads change nothing
+    await rest.aclose()
